@@ -1,0 +1,1 @@
+"""Running a search: data, split, tuner, progress, retrain, test."""

@@ -1,0 +1,123 @@
+"""Ranges of the search space: a dataclass with defaults, loadable from TOML."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+IMAGE_SIZE = 28
+
+
+class SpaceError(ValueError):
+    """A search-space range that cannot build a valid model."""
+
+
+def max_pooling_blocks(size: int = IMAGE_SIZE) -> int:
+    """How many 2x2 max-pools a `size`-pixel square survives (28 -> 14 -> 7 -> 3 -> 1)."""
+    blocks = 0
+    while size >= 2:
+        size //= 2
+        blocks += 1
+    return blocks
+
+
+@dataclasses.dataclass(frozen=True)
+class SpaceConfig:
+    """Ranges of every hyperparameter a candidate CNN may take.
+
+    Each conv block is Conv2D(3x3) -> BatchNorm -> ReLU -> MaxPool(2x2); the head is
+    Dropout -> Dense -> ReLU -> Dropout -> Dense(10, softmax). Integer ranges with
+    `log` growth step by doubling (16, 32, 64, ...).
+    """
+
+    conv_blocks_min: int = 1
+    conv_blocks_max: int = 3
+    filters_min: int = 16
+    filters_max: int = 128
+    dense_units_min: int = 32
+    dense_units_max: int = 256
+    learning_rate_min: float = 1e-3
+    learning_rate_max: float = 0.3
+    momentum_min: float = 0.0
+    momentum_max: float = 0.95
+    dropout_min: float = 0.0
+    dropout_max: float = 0.5
+    batch_size_min: int = 32
+    batch_size_max: int = 256
+    augment: bool = False
+
+    def __post_init__(self):
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise SpaceError naming the first field that cannot build a model."""
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            expected = bool if field.type == "bool" else (int if field.type == "int" else (int, float))
+            if isinstance(value, bool) != (expected is bool) or not isinstance(value, expected):
+                raise SpaceError(f"space field {field.name}: expected {field.type}, got {value!r}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise SpaceError(f"space field {field.name}: must be finite, got {value!r}")
+        positive = ("conv_blocks", "filters", "dense_units", "learning_rate", "batch_size")
+        for name in positive:
+            if getattr(self, f"{name}_min") <= 0:
+                raise SpaceError(f"space field {name}_min: must be positive, got {getattr(self, f'{name}_min')}")
+        for name in ("momentum", "dropout"):
+            low, high = getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
+            if low < 0:
+                raise SpaceError(f"space field {name}_min: must be >= 0, got {low}")
+            if high >= 1:
+                raise SpaceError(f"space field {name}_max: must be < 1, got {high}")
+        for name in positive + ("momentum", "dropout"):
+            low, high = getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
+            if low > high:
+                raise SpaceError(f"space field {name}_min: {low} is greater than {name}_max {high}")
+        limit = max_pooling_blocks()
+        if self.conv_blocks_max > limit:
+            raise SpaceError(
+                f"space field conv_blocks_max: {self.conv_blocks_max} blocks pool a "
+                f"{IMAGE_SIZE}x{IMAGE_SIZE} image below 1 pixel (at most {limit})"
+            )
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> SpaceConfig:
+        """Read ranges from a TOML file; keys are this dataclass' field names."""
+        path = Path(path)
+        try:
+            with path.open("rb") as f:
+                data = tomllib.load(f)
+        except FileNotFoundError:
+            raise SpaceError(f"space file {path}: no such file") from None
+        except OSError as e:
+            raise SpaceError(f"space file {path}: cannot read ({e.strerror})") from None
+        except tomllib.TOMLDecodeError as e:
+            raise SpaceError(f"space file {path}: not valid TOML ({e})") from None
+        return cls.from_dict(data, source=str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict, source: str = "space") -> SpaceConfig:
+        """Build from a mapping of field names to values, refusing unknown keys."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise SpaceError(f"{source}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        values = dict(data)
+        for field in dataclasses.fields(cls):
+            # TOML writes 1 for 1.0; accept integers where a float is meant.
+            if (
+                field.type == "float"
+                and isinstance(values.get(field.name), int)
+                and not isinstance(values[field.name], bool)
+            ):
+                values[field.name] = float(values[field.name])
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        """The ranges as a plain mapping (for config.json)."""
+        return dataclasses.asdict(self)

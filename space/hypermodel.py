@@ -1,0 +1,92 @@
+"""The hypermodel: which CNN a set of hyperparameter values builds, and how it trains."""
+
+from __future__ import annotations
+
+import keras
+import keras_tuner as kt
+
+from space.config import IMAGE_SIZE, SpaceConfig
+
+NUM_CLASSES = 10
+
+
+class CNNHyperModel(kt.HyperModel):
+    """Conv blocks, a dense head and SGD, each sized by a hyperparameter.
+
+    Models take raw 0-255 pixels shaped (28, 28, 1) and use only built-in Keras
+    layers, so a saved model loads with plain `keras.saving.load_model`.
+    """
+
+    def __init__(self, space: SpaceConfig | None = None, name: str = "mnist_cnn"):
+        super().__init__(name=name)
+        self.space = space or SpaceConfig()
+
+    def build(self, hp: kt.HyperParameters) -> keras.Model:
+        """Build and compile the CNN that `hp` describes."""
+        s = self.space
+        # Grid search hands integer hyperparameters over as floats (128.0): cast them.
+        depth = int(hp.Int("conv_blocks", s.conv_blocks_min, s.conv_blocks_max))
+        filters = []
+        for block in range(s.conv_blocks_max):
+            # Block i's width exists only in trials that have at least i+1 blocks.
+            with hp.conditional_scope("conv_blocks", list(range(block + 1, s.conv_blocks_max + 1))):
+                if block < depth:
+                    filters.append(
+                        int(hp.Int(f"filters_{block}", s.filters_min, s.filters_max, step=2, sampling="log"))
+                    )
+        units = int(hp.Int("dense_units", s.dense_units_min, s.dense_units_max, step=2, sampling="log"))
+        dropout = (
+            hp.Float("dropout", s.dropout_min, s.dropout_max, step=0.1)
+            if s.dropout_max > s.dropout_min
+            else s.dropout_min
+        )
+        learning_rate = hp.Float("learning_rate", s.learning_rate_min, s.learning_rate_max, sampling="log")
+        momentum = (
+            hp.Float("momentum", s.momentum_min, s.momentum_max, step=0.05)
+            if s.momentum_max > s.momentum_min
+            else s.momentum_min
+        )
+        model = build_cnn(filters, units, dropout, augment=s.augment)
+        compile_cnn(model, learning_rate, momentum)
+        return model
+
+    def fit(self, hp: kt.HyperParameters, model: keras.Model, *args, **kwargs):
+        """Train with the trial's batch size."""
+        s = self.space
+        kwargs["batch_size"] = int(hp.Int("batch_size", s.batch_size_min, s.batch_size_max, step=2, sampling="log"))
+        return model.fit(*args, **kwargs)
+
+
+def build_cnn(filters: list[int], dense_units: int, dropout: float, augment: bool = False) -> keras.Model:
+    """A CNN of len(filters) conv blocks and one dense layer, taking raw 0-255 pixels."""
+    inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    if augment:
+        # Active only in training; inference sees the image as it is.
+        x = keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant")(x)
+        x = keras.layers.RandomRotation(0.03, fill_mode="constant")(x)
+    for width in filters:
+        x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False)(x)
+        x = keras.layers.BatchNormalization()(x)
+        x = keras.layers.ReLU()(x)
+        x = keras.layers.MaxPooling2D(2)(x)
+    x = keras.layers.Flatten()(x)
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout)(x)
+    x = keras.layers.Dense(dense_units, activation="relu")(x)
+    if dropout > 0:
+        x = keras.layers.Dropout(dropout)(x)
+    outputs = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="digit")(x)
+    return keras.Model(inputs, outputs, name="mnist_cnn")
+
+
+def compile_cnn(model: keras.Model, learning_rate, momentum: float) -> None:
+    """Compile with SGD (Nesterov when there is momentum) and cross-entropy.
+
+    `learning_rate` may be a float or a Keras learning-rate schedule.
+    """
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum, nesterov=momentum > 0),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
