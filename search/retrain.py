@@ -1,0 +1,92 @@
+"""Retraining the best hyperparameters on train+validation, and the one test evaluation."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import keras_tuner as kt
+import numpy as np
+from sklearn.metrics import confusion_matrix
+
+from search.engine import StopOnDivergence
+from search.engine_errors import RetrainError
+from search.progress import Display, DisplayCallback
+from space import CNNHyperModel, compile_cnn
+
+WARMUP_FRACTION = 0.05
+
+
+def learning_rate_schedule(peak: float, steps: int, kind: str = "cosine"):
+    """The retrain's learning rate: a short linear warm-up to `peak`, then cosine decay to 0.
+
+    The search trained at a constant rate for a few epochs; retraining longer on more data
+    gains from annealing (kind="constant" keeps the searched rate).
+    """
+    if kind == "constant":
+        return peak
+    warmup = max(1, int(steps * WARMUP_FRACTION))
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=peak / 10,
+        decay_steps=max(1, steps - warmup),
+        warmup_target=peak,
+        warmup_steps=warmup,
+    )
+
+
+def build_for_retrain(
+    hypermodel: CNNHyperModel, values: dict, epochs: int, train_size: int, schedule: str
+) -> tuple[keras.Model, int]:
+    """The CNN of `values`, compiled with the retrain's schedule; returns (model, batch size)."""
+    hp = kt.HyperParameters()
+    hp.values = dict(values)
+    model = hypermodel.build(hp)
+    batch_size = int(values["batch_size"])
+    steps = epochs * math.ceil(train_size / batch_size)
+    schedule = learning_rate_schedule(float(model.optimizer.learning_rate), steps, schedule)
+    compile_cnn(model, schedule, float(model.optimizer.momentum))
+    return model, batch_size
+
+
+def retrain(
+    hypermodel: CNNHyperModel,
+    values: dict,
+    x: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    seed: int,
+    display: Display | None = None,
+    schedule: str = "cosine",
+) -> tuple[keras.Model, list[dict]]:
+    """Train the best CNN from scratch on (x, y); returns the model and one dict per epoch."""
+    keras.utils.set_random_seed(seed)
+    model, batch_size = build_for_retrain(hypermodel, values, epochs, len(x), schedule)
+    callbacks = [StopOnDivergence("retraining the best trial"), DisplayCallback(display or Display(), label="retrain")]
+    try:
+        history = model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=callbacks, verbose=0)
+    except kt.errors.FailedTrialError as e:
+        raise RetrainError(str(e)) from None
+    epochs_log = []
+    for epoch in range(len(history.epoch)):
+        entry = {"epoch": epoch + 1}
+        entry.update({k: float(v[epoch]) for k, v in history.history.items()})
+        epochs_log.append(entry)
+    return model, epochs_log
+
+
+def evaluate(model: keras.Model, x_test: np.ndarray, y_test: np.ndarray) -> tuple[dict, np.ndarray]:
+    """The one test evaluation: accuracy, loss, per-class accuracy, confusion matrix; and the probabilities."""
+    probabilities = model.predict(x_test, batch_size=512, verbose=0)
+    predicted = probabilities.argmax(axis=1)
+    loss = float(np.mean(keras.losses.sparse_categorical_crossentropy(y_test, probabilities)))
+    matrix = confusion_matrix(y_test, predicted, labels=list(range(10)))
+    totals = matrix.sum(axis=1)
+    per_class = [float(matrix[i, i] / totals[i]) if totals[i] else None for i in range(10)]
+    metrics = {
+        "test_accuracy": float(np.mean(predicted == y_test)),
+        "test_loss": loss,
+        "test_count": int(len(y_test)),
+        "per_class_accuracy": per_class,
+        "confusion_matrix": matrix.tolist(),
+    }
+    return metrics, probabilities.astype(np.float32)

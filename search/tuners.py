@@ -1,0 +1,82 @@
+"""The four tuner variants: Keras Tuner's own, with this toolkit's engine mixed in."""
+
+from __future__ import annotations
+
+import keras_tuner as kt
+
+from search.engine import TrialEngine
+
+OBJECTIVE = "val_accuracy"
+PROJECT = "tuner"  # Keras Tuner's project folder inside the run directory
+
+
+class HyperbandTuner(TrialEngine, kt.Hyperband):
+    """Hyperband: many short trials, the best continued for longer."""
+
+
+class BayesianTuner(TrialEngine, kt.BayesianOptimization):
+    """Gaussian-process Bayesian optimisation."""
+
+
+class RandomTuner(TrialEngine, kt.RandomSearch):
+    """Random sampling of the space."""
+
+
+class GridTuner(TrialEngine, kt.GridSearch):
+    """Every combination in turn (floats at 10 points)."""
+
+
+VARIANTS = {"hyperband": HyperbandTuner, "bayesian": BayesianTuner, "random": RandomTuner, "grid": GridTuner}
+
+
+def make_tuner(
+    name: str,
+    hypermodel,
+    directory,
+    *,
+    max_trials: int | None,
+    max_epochs: int,
+    seed: int,
+    factor: int = 3,
+    **engine_kwargs,
+):
+    """Build tuner `name` writing into `directory`/tuner, resuming what is there.
+
+    `seed` may be 0: Keras Tuner treats a seed of 0 as "pick one at random", so the
+    oracle gets seed + 1 and stays fixed.
+    """
+    common = dict(
+        hypermodel=hypermodel,
+        objective=kt.Objective(OBJECTIVE, "max"),
+        seed=seed + 1,
+        directory=str(directory),
+        project_name=PROJECT,
+        overwrite=False,
+        # A failed trial never ends the search; the run checks that one succeeded.
+        max_consecutive_failed_trials=10**9,
+        max_retries_per_trial=0,
+    )
+    engine_kwargs["run_seed"] = seed
+    if name == "hyperband":
+        tuner = HyperbandTuner(max_epochs=max_epochs, factor=factor, **common, **engine_kwargs)
+        tuner.oracle.max_trials = max_trials
+        return tuner
+    cls = VARIANTS[name]
+    return cls(max_trials=max_trials, **common, **engine_kwargs)
+
+
+def planned_trials(tuner) -> int | None:
+    """How many trials the search will run, where that is known in advance."""
+    oracle = tuner.oracle
+    limit = oracle.max_trials
+    if isinstance(oracle, kt.oracles.HyperbandOracle):
+        per_iteration = sum(
+            oracle._get_size(bracket, round_num)
+            for bracket in range(oracle._get_num_brackets())
+            for round_num in range(oracle._get_num_rounds(bracket))
+        )
+        planned = per_iteration * oracle.hyperband_iterations
+        return min(planned, limit) if limit else planned
+    # Grid search may end sooner, when the grid is exhausted; conditional
+    # hyperparameters make its size unknown in advance.
+    return limit

@@ -1,0 +1,45 @@
+"""Helpers shared by the tests that make real runs: tiny spaces and the command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SEARCH_SCRIPT = ROOT / "scripts" / "search.py"
+
+# Small enough that a trial on the digits set takes a couple of seconds on 2 cores.
+TINY_SPACE = dict(
+    conv_blocks_min=1,
+    conv_blocks_max=2,
+    filters_min=8,
+    filters_max=16,
+    dense_units_min=16,
+    dense_units_max=32,
+    batch_size_min=64,
+    batch_size_max=128,
+)
+
+
+def write_space(path: Path, **overrides) -> Path:
+    """Write a TOML space file of TINY_SPACE with `overrides`."""
+    values = {**TINY_SPACE, **overrides}
+    lines = [f"{k} = {str(v).lower() if isinstance(v, bool) else v!r}" for k, v in values.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def run_cli(*args, script: Path = SEARCH_SCRIPT, timeout: float = 600, **popen) -> subprocess.CompletedProcess:
+    """Run a project script as a user would, capturing its output."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [sys.executable, str(script), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=popen.pop("cwd", ROOT),
+        **popen,
+    )

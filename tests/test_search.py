@@ -1,0 +1,221 @@
+"""The search pipeline end to end: command line, all four tuners, failures, seeding, budget."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from runs import TINY_SPACE, run_cli, write_space
+from search.config import RunConfig
+from search.run import SearchError, run_search
+from space import SpaceConfig
+
+RUN_FILES = [
+    "config.json",
+    "best_hyperparameters.json",
+    "best_model.keras",
+    "history.json",
+    "metrics.json",
+    "trials.csv",
+    "test_predictions.npz",
+]
+
+
+def read_trials(run_dir) -> list[dict]:
+    with open(run_dir / "trials.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def tiny_config(run_dir, **overrides) -> RunConfig:
+    options = dict(
+        dataset="digits",
+        tuner="random",
+        max_trials=2,
+        max_epochs=2,
+        epochs=2,
+        run_dir=str(run_dir),
+        space=SpaceConfig(**TINY_SPACE),
+        quiet=True,
+    )
+    options.update(overrides)
+    return RunConfig(**options)
+
+
+def test_command_line_writes_a_complete_run_whose_model_loads_with_plain_keras(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli(
+        "--dataset",
+        "digits",
+        "--max-trials",
+        "3",
+        "--max-epochs",
+        "2",
+        "--epochs",
+        "3",
+        "--run-dir",
+        run_dir,
+        "--quiet",
+        "--space",
+        write_space(tmp_path / "space.toml"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy" in result.stdout
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "tuner" / "oracle.json").is_file()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["dataset"]["name"] == "digits"
+    assert np.array(metrics["confusion_matrix"]).sum() == metrics["test_count"] == 360
+    assert metrics["trials"]["completed"] >= 1
+    assert set(metrics["timings"]) >= {"search_seconds", "retrain_seconds", "total_seconds"}
+    assert metrics["versions"]["keras_tuner"]
+    history = json.loads((run_dir / "history.json").read_text())["epochs"]
+    assert [e["epoch"] for e in history] == [1, 2, 3]
+
+    # A fresh interpreter that knows nothing of this project reloads the model and finds the same accuracy.
+    check = f"""
+import sys, json, numpy as np, keras
+from sklearn.datasets import load_digits
+model = keras.saving.load_model({str(run_dir / "best_model.keras")!r})
+assert 'space' not in sys.modules and 'search' not in sys.modules
+data = np.load({str(run_dir / "test_predictions.npz")!r}, allow_pickle=False)
+probs = model.predict(data['images'][..., None], verbose=0)
+print(json.dumps(float(np.mean(probs.argmax(1) == data['labels']))))
+"""
+    out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == pytest.approx(metrics["test_accuracy"])
+
+
+def test_the_test_images_stored_are_the_datasets_test_set(tmp_path):
+    from search.data import load_digits
+
+    run_search(tiny_config(tmp_path / "r", max_trials=1, epochs=1))
+    stored = np.load(tmp_path / "r" / "test_predictions.npz", allow_pickle=False)
+    digits = load_digits()
+    assert np.array_equal(stored["images"], digits.x_test[..., 0])
+    assert np.array_equal(stored["labels"], digits.y_test)
+
+
+@pytest.mark.parametrize("tuner", ["hyperband", "bayesian", "random", "grid"])
+def test_every_tuner_searches_the_same_space(tmp_path, tuner):
+    summary = run_search(tiny_config(tmp_path / tuner, tuner=tuner, max_trials=3))
+    rows = read_trials(tmp_path / tuner)
+    assert 1 <= len(rows) <= 3
+    assert all(r["status"] == "COMPLETED" for r in rows)
+    for row in rows:
+        depth = int(row["conv_blocks"])
+        # Per-block widths exist only for the blocks a trial has.
+        assert row["filters_0"] != ""
+        assert (row.get("filters_1", "") != "") == (depth >= 2)
+    assert 0.0 <= summary.metrics["test_accuracy"] <= 1.0
+    best = json.loads((tmp_path / tuner / "best_hyperparameters.json").read_text())
+    assert not any(k.startswith("tuner/") for k in best)
+    assert summary.metrics["retrain"]["hyperparameters"] == best
+
+
+def test_a_diverging_learning_rate_fails_its_trial_and_the_search_goes_on(tmp_path):
+    # Grid search walks the learning rate from 0.01 upward; the large ones make SGD diverge.
+    space = SpaceConfig(
+        **{
+            **TINY_SPACE,
+            "conv_blocks_max": 1,
+            "filters_max": 8,
+            "dense_units_max": 16,
+            "batch_size_max": 64,
+            "momentum_max": 0.0,
+            "dropout_max": 0.0,
+            "learning_rate_min": 0.01,
+            "learning_rate_max": 1e4,
+        }
+    )
+    summary = run_search(tiny_config(tmp_path / "r", tuner="grid", max_trials=10, max_epochs=1, space=space))
+    rows = read_trials(tmp_path / "r")
+    failed = [r for r in rows if r["status"] == "FAILED"]
+    completed = [r for r in rows if r["status"] == "COMPLETED"]
+    assert failed and completed
+    assert all("diverged" in r["message"] for r in failed)
+    assert min(float(r["learning_rate"]) for r in failed) > max(float(r["learning_rate"]) for r in completed)
+    assert summary.metrics["trials"]["failed"] == len(failed)
+    assert (tmp_path / "r" / "best_model.keras").is_file()
+
+
+def test_a_search_where_every_trial_diverges_ends_with_one_clear_error(tmp_path):
+    space_file = write_space(
+        tmp_path / "space.toml",
+        learning_rate_min=1e5,
+        learning_rate_max=1e6,
+        conv_blocks_max=1,
+        filters_max=8,
+        dense_units_max=16,
+    )
+    result = run_cli(
+        "--dataset",
+        "digits",
+        "--tuner",
+        "random",
+        "--max-trials",
+        "8",
+        "--max-epochs",
+        "1",
+        "--run-dir",
+        tmp_path / "r",
+        "--quiet",
+        "--space",
+        space_file,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "failed" in lines[-1] and "diverged" in lines[-1]
+    assert "Traceback" not in result.stderr
+    assert len(read_trials_from_oracle(tmp_path / "r")) == 5  # gave up after five failures, not eight
+
+
+def read_trials_from_oracle(run_dir) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((run_dir / "tuner").glob("trial_*/trial.json"))]
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_the_same_seed_gives_the_same_trials(tmp_path, seed):
+    first = run_search(tiny_config(tmp_path / "a", seed=seed, max_trials=3))
+    second = run_search(tiny_config(tmp_path / "b", seed=seed, max_trials=3))
+    a, b = read_trials(tmp_path / "a"), read_trials(tmp_path / "b")
+    drop = ("seconds",)
+    assert [{k: v for k, v in r.items() if k not in drop} for r in a] == [
+        {k: v for k, v in r.items() if k not in drop} for r in b
+    ]
+    assert first.metrics["test_accuracy"] == second.metrics["test_accuracy"]
+
+
+def test_different_seeds_sample_different_trials(tmp_path):
+    run_search(tiny_config(tmp_path / "a", seed=1, max_trials=3, epochs=1, max_epochs=1))
+    run_search(tiny_config(tmp_path / "b", seed=2, max_trials=3, epochs=1, max_epochs=1))
+    hp = ("conv_blocks", "filters_0", "dense_units", "learning_rate", "batch_size")
+    assert [[r[k] for k in hp] for r in read_trials(tmp_path / "a")] != [
+        [r[k] for k in hp] for r in read_trials(tmp_path / "b")
+    ]
+
+
+def test_the_time_budget_stops_new_trials_and_still_retrains(tmp_path):
+    summary = run_search(tiny_config(tmp_path / "r", max_trials=20, budget_minutes=0.001))
+    assert summary.metrics["trials"]["total"] == 1
+    assert summary.metrics["budget_stopped"] is True
+    assert (tmp_path / "r" / "best_model.keras").is_file()
+
+
+def test_retraining_defaults_to_the_epoch_where_the_best_trial_peaked(tmp_path):
+    summary = run_search(tiny_config(tmp_path / "r", epochs=None, max_trials=1, max_epochs=3))
+    oracle_trial = read_trials_from_oracle(tmp_path / "r")[0]
+    assert summary.metrics["retrain"]["epochs"] == oracle_trial["best_step"] + 1
+    assert len(json.loads((tmp_path / "r" / "history.json").read_text())["epochs"]) == oracle_trial["best_step"] + 1
+
+
+def test_no_trial_succeeding_is_reported_not_crashed(tmp_path):
+    space = SpaceConfig(**{**TINY_SPACE, "learning_rate_min": 5000.0, "learning_rate_max": 9000.0})
+    with pytest.raises(SearchError, match="failed"):
+        run_search(tiny_config(tmp_path / "r", max_trials=2, max_epochs=1, space=space))
