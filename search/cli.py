@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import signal
 import sys
 
+from search import interrupts
 from search.config import TUNERS, ConfigError, RunConfig
 from search.data import DATASETS, DataError, load_dataset
 from search.engine_errors import RetrainError, SearchError
@@ -110,15 +110,11 @@ def resume_command(argv: list[str]) -> str:
     return shlex.join(prefix + [a for a in argv if a != "--overwrite"])
 
 
-def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run a search from the command line; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    interrupts.install()
     try:
         return _search(args)
     except BAD_INPUT as e:
@@ -134,6 +130,7 @@ def _search(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     dataset = load_dataset(config.dataset, config.data)
     import_tensorflow()
+    interrupts.check()
     from search.display_summary import print_summary
     from search.progress import Display, RichDisplay
     from search.run import run_search

@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import os
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -94,6 +95,12 @@ def load_arrays(path: str | Path, origin: str = "--data") -> tuple[np.ndarray, .
 
 def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
     try:
+        if not zipfile.is_zipfile(path):
+            with open(path, "rb") as f:
+                starts_like_zip = f.read(4) == b"PK\x03\x04"
+            if starts_like_zip:
+                raise DataError(f"{path}: not a readable .npz (its zip directory is missing); is it truncated?")
+            raise DataError(f"{path}: not an .npz file (expected a Keras-layout .npz or a folder of IDX files)")
         with np.load(path, allow_pickle=False) as npz:
             missing = [k for k in NPZ_KEYS if k not in npz.files]
             if missing:
@@ -105,8 +112,9 @@ def _read_npz(path: Path) -> tuple[np.ndarray, ...]:
         raise
     except PermissionError:
         raise DataError(f"{path}: permission denied") from None
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable .npz ({e}); is it truncated or of another format?") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise DataError(f"{path}: not a readable .npz ({reason}); is it truncated or corrupt?") from None
 
 
 def _find_idx_file(folder: Path, stem: str) -> Path:

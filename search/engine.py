@@ -13,7 +13,7 @@ import keras
 import keras_tuner as kt
 from keras_tuner.src import config as kt_config
 
-from search import atomic
+from search import atomic, interrupts
 from search.engine_errors import SearchError
 from search.memory import resident_mb
 from search.progress import Display, DisplayCallback
@@ -40,6 +40,13 @@ class StopOnDivergence(keras.callbacks.Callback):
                 f"{self.what} diverged: loss became {float(loss)} in epoch {self.epoch + 1}, batch {batch + 1} "
                 "(learning rate too high?)"
             )
+
+
+class StopOnInterrupt(keras.callbacks.Callback):
+    """Acts on a requested Ctrl-C after every batch (see search.interrupts)."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        interrupts.check()
 
 
 class TrialEngine:
@@ -73,6 +80,7 @@ class TrialEngine:
     # --- the time budget -------------------------------------------------
     def pre_create_trial(self):
         super().pre_create_trial()
+        interrupts.check()
         if self.deadline is not None and time.time() >= self.deadline and not self.budget_stopped:
             # The oracle stops handing out trials once it holds max_trials of them;
             # one trial at least, or there would be nothing to retrain.
@@ -88,6 +96,7 @@ class TrialEngine:
         keras.utils.set_random_seed(self.trial_seed(trial.trial_id))
         callbacks = list(kwargs.pop("callbacks", []))
         callbacks.append(StopOnDivergence())
+        callbacks.append(StopOnInterrupt())
         if self.patience:
             callbacks.append(keras.callbacks.EarlyStopping("val_accuracy", patience=self.patience, mode="max"))
         callbacks.append(DisplayCallback(self.display))
@@ -102,6 +111,7 @@ class TrialEngine:
         self._epoch_logs.setdefault(trial.trial_id, []).append(entry)
 
     def on_trial_begin(self, trial):
+        interrupts.check()
         super().on_trial_begin(trial)
         self._trial_started[trial.trial_id] = time.time()
         self._epoch_logs[trial.trial_id] = []

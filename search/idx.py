@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gzip
+import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +27,7 @@ def read_idx(path: str | Path, ndim: int) -> np.ndarray:
             raw = path.read_bytes()
     except FileNotFoundError:
         raise IDXError(f"{path}: no such file") from None
-    except (EOFError, gzip.BadGzipFile, OSError) as e:
+    except (EOFError, gzip.BadGzipFile, zlib.error, OSError) as e:
         raise IDXError(f"{path}: cannot read ({e}); is it truncated?") from None
     if len(raw) < 4:
         raise IDXError(f"{path}: {len(raw)} bytes, too short for an IDX header")
@@ -37,7 +39,7 @@ def read_idx(path: str | Path, ndim: int) -> np.ndarray:
     if len(raw) < header:
         raise IDXError(f"{path}: header truncated ({len(raw)} bytes)")
     shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     if len(raw) - header != size:
         raise IDXError(
             f"{path}: header says {'x'.join(map(str, shape))} = {size} bytes of data, file holds {len(raw) - header}"

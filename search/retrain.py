@@ -9,7 +9,7 @@ import keras_tuner as kt
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from search.engine import StopOnDivergence
+from search.engine import StopOnDivergence, StopOnInterrupt
 from search.engine_errors import RetrainError
 from search.progress import Display, DisplayCallback
 from space import CNNHyperModel, compile_cnn
@@ -61,7 +61,11 @@ def retrain(
     """Train the best CNN from scratch on (x, y); returns the model and one dict per epoch."""
     keras.utils.set_random_seed(seed)
     model, batch_size = build_for_retrain(hypermodel, values, epochs, len(x), schedule)
-    callbacks = [StopOnDivergence("retraining the best trial"), DisplayCallback(display or Display(), label="retrain")]
+    callbacks = [
+        StopOnDivergence("retraining the best trial"),
+        StopOnInterrupt(),
+        DisplayCallback(display or Display(), label="retrain"),
+    ]
     try:
         history = model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=callbacks, verbose=0)
     except kt.errors.FailedTrialError as e:

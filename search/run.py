@@ -15,7 +15,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from search import atomic
+from search import atomic, interrupts
 from search.config import ConfigError, RunConfig, describe_differences, key_hash
 from search.data import Dataset, load_dataset
 from search.engine import SearchError, last_error_line, read_trial_timing
@@ -95,6 +95,7 @@ def run_search(config: RunConfig, display: Display | None = None, dataset: Datas
     if tuner.budget_stopped:
         display.message(f"time budget of {config.budget_minutes:g} min reached: no new trials started")
 
+    interrupts.check()
     best_trial = _best_trial(tuner)
     best_values = {k: v for k, v in best_trial.hyperparameters.values.items() if not k.startswith("tuner/")}
     epochs = config.epochs or (best_trial.best_step + 1)
@@ -131,6 +132,7 @@ def run_search(config: RunConfig, display: Display | None = None, dataset: Datas
     atomic.save_model(model, run_dir / MODEL)
     atomic.write_json(run_dir / HISTORY, {"epochs": history})
 
+    interrupts.check()
     test_metrics, probabilities = evaluate(model, dataset.x_test, dataset.y_test)
     with atomic.atomic_path(run_dir / PREDICTIONS) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, images=dataset.x_test[..., 0], labels=dataset.y_test, probabilities=probabilities)

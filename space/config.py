@@ -32,8 +32,12 @@ class SpaceConfig:
     """Ranges of every hyperparameter a candidate CNN may take.
 
     Each conv block is Conv2D(3x3) -> BatchNorm -> ReLU -> MaxPool(2x2); the head is
-    Dropout -> Dense -> ReLU -> Dropout -> Dense(10, softmax). Integer ranges with
-    `log` growth step by doubling (16, 32, 64, ...).
+    Dropout -> Dense -> ReLU -> Dropout -> Dense(10, softmax).
+
+    Values are drawn on a grid that starts at each `_min`: filters, dense units and batch
+    size double (16, 32, 64, ...), dropout steps by 0.1 and momentum by 0.05, the learning
+    rate is continuous on a log scale. A `_max` off that grid is never reached (filters
+    16-100 tries 16, 32, 64).
     """
 
     conv_blocks_min: int = 1
@@ -98,10 +102,12 @@ class SpaceConfig:
             raise SpaceError(f"space file {path}: cannot read ({e.strerror})") from None
         except tomllib.TOMLDecodeError as e:
             raise SpaceError(f"space file {path}: not valid TOML ({e})") from None
-        return cls.from_dict(data, source=str(path))
+        except UnicodeDecodeError:
+            raise SpaceError(f"space file {path}: not valid TOML (not UTF-8 text)") from None
+        return cls.from_dict(data, source=f"space file {path}")
 
     @classmethod
-    def from_dict(cls, data: dict, source: str = "space") -> SpaceConfig:
+    def from_dict(cls, data: dict, source: str = "space ranges") -> SpaceConfig:
         """Build from a mapping of field names to values, refusing unknown keys."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
@@ -116,7 +122,10 @@ class SpaceConfig:
                 and not isinstance(values[field.name], bool)
             ):
                 values[field.name] = float(values[field.name])
-        return cls(**values)
+        try:
+            return cls(**values)
+        except SpaceError as e:
+            raise SpaceError(f"{source}: {e}") from None
 
     def to_dict(self) -> dict:
         """The ranges as a plain mapping (for config.json)."""

@@ -46,6 +46,8 @@ class CNNHyperModel(kt.HyperModel):
             if s.momentum_max > s.momentum_min
             else s.momentum_min
         )
+        # Declared here, used in fit(): so the oracle knows it before the first trial ends.
+        hp.Int("batch_size", s.batch_size_min, s.batch_size_max, step=2, sampling="log")
         model = build_cnn(filters, units, dropout, augment=s.augment)
         compile_cnn(model, learning_rate, momentum)
         return model

@@ -1,0 +1,33 @@
+"""Ctrl-C that is never lost.
+
+Python raises KeyboardInterrupt wherever the main thread happens to be; when that is a
+weakref callback or a finalizer (Keras Tuner runs gc.collect() before every trial) the
+exception is printed and dropped, and the search goes on. So the first signal only sets a
+flag, which the training loop checks after every batch and the tuner between trials; a
+second one raises at once.
+"""
+
+from __future__ import annotations
+
+import signal
+
+_requested = False
+
+
+def install() -> None:
+    """Make SIGINT and SIGTERM stop the search (also where a shell started it with SIGINT ignored)."""
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGTERM, _on_signal)
+
+
+def _on_signal(signum, frame):
+    global _requested
+    if _requested:
+        raise KeyboardInterrupt
+    _requested = True
+
+
+def check() -> None:
+    """Raise KeyboardInterrupt if a stop was requested and not yet acted on."""
+    if _requested:
+        raise KeyboardInterrupt

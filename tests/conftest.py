@@ -1,0 +1,136 @@
+"""Shared fixtures: a small stratified slice of the real MNIST, and writers of data files.
+
+The real MNIST comes from the path in ``MNIST_DATA``, else ``../shared/data/mnist.npz``
+beside the checkout; tests that need it are skipped (with the reason) when it is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pytest
+
+# Before anything imports TensorFlow (nothing above does; the test modules come after
+# conftest): keep its C++ start-up chatter out of the test output.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+TESTS_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = TESTS_DIR.parent
+DEFAULT_MNIST = PROJECT_ROOT.parent / "shared" / "data" / "mnist.npz"
+
+# The packages are imported from the checkout even when the project is not pip-installed
+# (pytest puts tests/, not the project root, on sys.path).
+if str(PROJECT_ROOT) not in sys.path:
+    sys.path.insert(0, str(PROJECT_ROOT))
+
+# The sizes of the slice every data and split test works on.
+SLICE_TRAIN = 3000
+SLICE_TEST = 500
+SLICE_SEED = 1234
+
+IDX_STEMS = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+
+
+class MnistSlice(NamedTuple):
+    """Real MNIST images (uint8, (N, 28, 28)) and labels (uint8, (N,)), in Keras' layout."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def head(self, n_train: int, n_test: int) -> MnistSlice:
+        return MnistSlice(self.x_train[:n_train], self.y_train[:n_train], self.x_test[:n_test], self.y_test[:n_test])
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        return self._asdict()
+
+
+def _stratified_pick(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of `n` rows of `y`, each class in its proportion of the whole, in a shuffled order.
+
+    Written here with numpy alone so that the fixture does not rely on the code under test.
+    """
+    classes, counts = np.unique(y, return_counts=True)
+    quotas = np.floor(counts * n / len(y)).astype(int)
+    # Hand the rows lost to rounding to the classes with the largest remainders.
+    remainders = counts * n / len(y) - quotas
+    for c in np.argsort(-remainders)[: n - quotas.sum()]:
+        quotas[c] += 1
+    picked = [rng.permutation(np.flatnonzero(y == c))[:q] for c, q in zip(classes, quotas, strict=True)]
+    return rng.permutation(np.concatenate(picked))
+
+
+@pytest.fixture(scope="session")
+def mnist_path() -> Path:
+    """The real, complete MNIST (a Keras-layout .npz or a folder of the four IDX files); skip when absent."""
+    path = Path(os.environ.get("MNIST_DATA") or DEFAULT_MNIST)
+    if not path.exists():
+        pytest.skip(f"real MNIST not found at {path} (set MNIST_DATA to a Keras-layout mnist.npz or an IDX folder)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mnist_slice(mnist_path: Path) -> MnistSlice:
+    """A seeded, stratified slice of real MNIST: 3,000 training and 500 test images."""
+    rng = np.random.default_rng(SLICE_SEED)
+    if mnist_path.is_dir():  # IDX files: read them with the project's own (separately tested) reader
+        from search.data import load_arrays
+
+        x_train, y_train, x_test, y_test = (a[..., 0] if a.ndim == 4 else a for a in load_arrays(mnist_path))
+    else:
+        with np.load(mnist_path) as npz:
+            x_train, y_train, x_test, y_test = (npz[k] for k in ("x_train", "y_train", "x_test", "y_test"))
+    train = _stratified_pick(y_train, SLICE_TRAIN, rng)
+    test = _stratified_pick(y_test, SLICE_TEST, rng)
+    arrays = (x_train[train], y_train[train], x_test[test], y_test[test])
+    for a in arrays:
+        a.setflags(write=False)  # shared by every test of the session: nobody may change it
+    return MnistSlice(*arrays)
+
+
+@pytest.fixture(scope="session")
+def small(mnist_slice: MnistSlice) -> MnistSlice:
+    """200 training and 50 test images of the slice: enough for the file-format tests."""
+    return mnist_slice.head(200, 50)
+
+
+@pytest.fixture
+def write_npz():
+    """write_npz(path, **arrays): a real .npz file; `arrays` default to nothing but what is given."""
+
+    def write(path: Path, compressed: bool = False, **arrays: np.ndarray) -> Path:
+        (np.savez_compressed if compressed else np.savez)(path, **arrays)
+        return path
+
+    return write
+
+
+@pytest.fixture
+def write_idx_folder():
+    """write_idx_folder(folder, data, suffix='', dotted=False): the four IDX files of `data`.
+
+    `suffix` is '' or '.gz'; `dotted` uses mirror names such as train-images.idx3-ubyte.
+    Returns {array name: file path}.
+    """
+    from search.idx import write_idx
+
+    def write(folder: Path, data: MnistSlice, suffix: str = "", dotted: bool = False) -> dict[str, Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = {}
+        for key, stem in IDX_STEMS.items():
+            name = stem.replace("-idx", ".idx") if dotted else stem
+            paths[key] = folder / (name + suffix)
+            write_idx(paths[key], getattr(data, key))
+        return paths
+
+    return write
