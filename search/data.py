@@ -177,13 +177,17 @@ def _load_from_keras(name: str) -> Dataset:
 
 
 def digits_to_mnist(images: np.ndarray) -> np.ndarray:
-    """Scale scikit-learn's 8x8 digits (0-16) into MNIST's convention: 20x20 ink box in 28x28, 0-255."""
+    """Scale scikit-learn's 8x8 digits (0-16) into MNIST's convention: 0-255, scaled into a
+    20x20 box, centred by centre of mass in 28x28."""
     from PIL import Image
+    from scipy import ndimage
 
     out = np.zeros((len(images), 28, 28), dtype=np.uint8)
     for i, image in enumerate(images):
         small = Image.fromarray((np.asarray(image) * (255.0 / 16.0)).astype(np.uint8))
         out[i, 4:24, 4:24] = np.asarray(small.resize((20, 20), Image.Resampling.BILINEAR))
+        row, col = ndimage.center_of_mass(out[i])
+        out[i] = ndimage.shift(out[i], (round(14 - row), round(14 - col)), order=0, mode="constant")
     return out
 
 

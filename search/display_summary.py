@@ -5,7 +5,9 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from search.progress import format_seconds
+from search.progress import format_seconds, format_values
+
+NOT_HYPERPARAMETERS = {"trial_id", "status", "val_accuracy", "epochs", "seconds", "rss_mb", "message"}
 
 
 def print_summary(summary, console: Console | None = None) -> None:
@@ -13,18 +15,28 @@ def print_summary(summary, console: Console | None = None) -> None:
     console = console or Console()
     metrics = summary.metrics
     if summary.top_trials:
-        hp_names = [k for k in summary.best_values]
+        # Hyperparameters share one wrapping column: the table stays readable at 80 columns.
         table = Table(title="Top trials (validation accuracy)")
-        for column in ["trial", *hp_names, "val acc", "epochs", "seconds"]:
-            table.add_column(column, justify="right")
+        for column, justify in (
+            ("trial", "right"),
+            ("val acc", "right"),
+            ("epochs", "right"),
+            ("seconds", "right"),
+            ("hyperparameters", "left"),
+        ):
+            table.add_column(column, justify=justify, overflow="fold")
         for row in summary.top_trials:
-            cells = [_cell(row.get(name)) for name in hp_names]
+            values = {
+                k: v
+                for k, v in row.items()
+                if k not in NOT_HYPERPARAMETERS and not k.startswith("tuner/") and v not in (None, "")
+            }
             table.add_row(
                 row["trial_id"],
-                *cells,
                 f"{row['val_accuracy']:.4f}",
                 _cell(row.get("epochs")),
                 _cell(row.get("seconds")),
+                format_values(values),
             )
         console.print(table)
     trials = metrics["trials"]

@@ -147,7 +147,8 @@ class TrialEngine:
 
     def best_score(self) -> float | None:
         """Best validation accuracy over completed trials so far."""
-        best = self.oracle.get_best_trials(1)
+        # Keras Tuner pads its best trials with failed ones when too few completed.
+        best = [t for t in self.oracle.get_best_trials(1) if t.status == "COMPLETED"]
         return best[0].score if best else None
 
 
@@ -160,7 +161,7 @@ def last_error_line(message: str | None) -> str | None:
     if not message:
         return None
     lines = [line for line in message.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else None
+    return lines[-1].removeprefix(f"{kt.errors.FailedTrialError.__module__}.FailedTrialError: ") if lines else None
 
 
 def read_trial_timing(trial_dir: str | Path) -> dict:

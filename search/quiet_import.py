@@ -33,6 +33,8 @@ def import_tensorflow() -> None:
             import tensorflow
 
             tensorflow.config.list_physical_devices()  # CUDA's probe logs its own errors
+            # tf.function retracing warnings (a new model each trial) are expected here.
+            tensorflow.get_logger().setLevel("ERROR")
         except ImportError:
             pass  # re-raised below, with stderr back
     import keras  # noqa: F401, F811

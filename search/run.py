@@ -252,7 +252,8 @@ def _ended_trials(tuner) -> list[str]:
 
 
 def _best_trial(tuner):
-    best = tuner.oracle.get_best_trials(1)
+    # Keras Tuner pads its best trials with failed ones when too few completed.
+    best = [t for t in tuner.oracle.get_best_trials(1) if t.status == "COMPLETED"]
     if best:
         return best[0]
     trials = list(tuner.oracle.trials.values())

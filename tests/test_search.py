@@ -148,8 +148,8 @@ def test_a_diverging_learning_rate_fails_its_trial_and_the_search_goes_on(tmp_pa
 def test_a_search_where_every_trial_diverges_ends_with_one_clear_error(tmp_path):
     space_file = write_space(
         tmp_path / "space.toml",
-        learning_rate_min=1e5,
-        learning_rate_max=1e6,
+        learning_rate_min=1e20,
+        learning_rate_max=1e30,
         conv_blocks_max=1,
         filters_max=8,
         dense_units_max=16,
@@ -185,7 +185,7 @@ def test_the_same_seed_gives_the_same_trials(tmp_path, seed):
     first = run_search(tiny_config(tmp_path / "a", seed=seed, max_trials=3))
     second = run_search(tiny_config(tmp_path / "b", seed=seed, max_trials=3))
     a, b = read_trials(tmp_path / "a"), read_trials(tmp_path / "b")
-    drop = ("seconds",)
+    drop = ("seconds", "rss_mb")
     assert [{k: v for k, v in r.items() if k not in drop} for r in a] == [
         {k: v for k, v in r.items() if k not in drop} for r in b
     ]
@@ -216,6 +216,7 @@ def test_retraining_defaults_to_the_epoch_where_the_best_trial_peaked(tmp_path):
 
 
 def test_no_trial_succeeding_is_reported_not_crashed(tmp_path):
-    space = SpaceConfig(**{**TINY_SPACE, "learning_rate_min": 5000.0, "learning_rate_max": 9000.0})
+    # Rates this large overflow to NaN at once (merely large ones can leave a dead, finite network).
+    space = SpaceConfig(**{**TINY_SPACE, "learning_rate_min": 1e20, "learning_rate_max": 1e30})
     with pytest.raises(SearchError, match="failed"):
         run_search(tiny_config(tmp_path / "r", max_trials=2, max_epochs=1, space=space))

@@ -1,0 +1,228 @@
+"""scripts/predict.py and the image preparation, on a real digits run made once for this module."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+ROOT = Path(__file__).resolve().parent.parent
+PREDICT_SCRIPT = ROOT / "scripts" / "predict.py"
+DIGITS = 4  # how many digits get test images written to files, one image each
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    """A finished digits run whose model is confident: a small space of stable learning rates, small
+    batches and 6 retraining epochs (BatchNorm's moving statistics need a few hundred steps to settle)."""
+    from search.config import RunConfig
+    from search.run import run_search
+    from space import SpaceConfig
+
+    space = SpaceConfig(
+        conv_blocks_min=1,
+        conv_blocks_max=2,
+        filters_min=16,
+        filters_max=32,
+        dense_units_min=64,
+        dense_units_max=64,
+        learning_rate_min=0.01,
+        learning_rate_max=0.03,
+        momentum_min=0.9,
+        momentum_max=0.9,
+        dropout_min=0.0,
+        dropout_max=0.0,
+        batch_size_min=16,
+        batch_size_max=16,
+    )
+    path = tmp_path_factory.mktemp("predict") / "run"
+    run_search(
+        RunConfig(
+            dataset="digits",
+            tuner="random",
+            max_trials=2,
+            max_epochs=2,
+            epochs=6,
+            run_dir=str(path),
+            quiet=True,
+            space=space,
+        )
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def confident(run_dir) -> dict[int, np.ndarray]:
+    """{digit: a 28x28 test image of it} for up to DIGITS digits: test images the model got right with a stored
+    probability > 0.99 whose centre of mass already lies within half a pixel of the centre.
+
+    scikit-learn's digits are scaled into 28x28 whole, not centred by mass as MNIST is; preparing a
+    file MNIST-style moves such a digit by a pixel or two, and the small digits model is not
+    shift-proof. Digits already in place test the preparation rather than the model's robustness.
+    """
+    with np.load(run_dir / "test_predictions.npz", allow_pickle=False) as npz:
+        images, labels, probabilities = npz["images"], npz["labels"], npz["probabilities"]
+    p_true = probabilities[np.arange(len(labels)), labels]
+    centred = np.array([np.all(np.abs(np.subtract(ndimage.center_of_mass(i.astype(float)), 14)) < 0.5) for i in images])
+    usable = np.flatnonzero(centred & (p_true > 0.99))
+    best = {}
+    for i in usable[np.argsort(-p_true[usable], kind="stable")]:
+        best.setdefault(int(labels[i]), int(i))
+    digits = sorted(best, key=lambda d: -p_true[best[d]])[:DIGITS]
+    assert len(digits) >= 3, f"the fixture run's model is sure (p > 0.99) of centred test images of {digits} only"
+    return {d: images[best[d]] for d in sorted(digits)}
+
+
+def variants(image: np.ndarray) -> dict[str, Image.Image]:
+    """One MNIST image (light on dark, 28x28) as people might hand it in."""
+    light_on_dark = Image.fromarray(image)
+    dark_on_light = Image.fromarray(255 - image)
+    tall = Image.new("L", (60, 90), 255)  # 60 wide, 90 high, digit scaled to 60x60 in the middle
+    tall.paste(dark_on_light.resize((60, 60), Image.Resampling.BICUBIC), (0, 15))
+    rgba = Image.new("RGBA", (56, 56), (0, 0, 0, 0))  # black ink on a transparent background
+    rgba.putalpha(Image.fromarray(image).resize((56, 56), Image.Resampling.BILINEAR))
+    return {
+        "white_on_black_28.png": light_on_dark,
+        "black_on_white_28.png": dark_on_light,
+        "black_on_white_112.png": dark_on_light.resize((112, 112), Image.Resampling.BICUBIC),
+        "white_on_black_112.png": light_on_dark.resize((112, 112), Image.Resampling.NEAREST),
+        "black_on_white_60x90.png": tall,
+        "black_on_white_112.jpg": dark_on_light.resize((112, 112), Image.Resampling.BICUBIC).convert("RGB"),
+        "transparent_56.png": rgba,
+    }
+
+
+@pytest.fixture(scope="module")
+def image_files(confident, tmp_path_factory) -> dict[Path, int]:
+    """{image file: its true digit}: every variant of every confident test image."""
+    folder = tmp_path_factory.mktemp("images")
+    files = {}
+    for digit, image in confident.items():
+        for name, picture in variants(image).items():
+            path = folder / f"digit{digit}_{name}"
+            picture.save(path, quality=95) if path.suffix == ".jpg" else picture.save(path)
+            files[path] = digit
+    return files
+
+
+def run_predict(*args) -> subprocess.CompletedProcess:
+    """python scripts/predict.py ARGS, from another folder than the checkout."""
+    return subprocess.run(
+        [sys.executable, str(PREDICT_SCRIPT), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT.parent,
+        timeout=300,
+    )
+
+
+def test_predict_gives_the_true_digit_in_every_polarity_and_size(run_dir, image_files):
+    result = run_predict(run_dir, *image_files, "--json")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [a["file"] for a in answers] == [str(p) for p in image_files]
+    wrong = [(a["file"], a["digit"]) for a in answers if a["digit"] != image_files[Path(a["file"])]]
+    assert not wrong
+    for a in answers:
+        assert set(a) == {"file", "digit", "probability", "top3"}
+        assert [d for d, _ in a["top3"]][0] == a["digit"] and a["top3"][0][1] == a["probability"]
+        probabilities = [p for _, p in a["top3"]]
+        assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1 + 1e-6
+        assert len({d for d, _ in a["top3"]}) == 3
+
+
+def test_a_bad_file_among_good_ones_fails_alone(run_dir, image_files, tmp_path):
+    good = list(image_files)[:2]
+    text = tmp_path / "notes.png"
+    text.write_text("this is not a picture")
+    missing = tmp_path / "missing.png"
+    result = run_predict(run_dir, good[0], text, missing, good[1])
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    answers = result.stdout.strip().splitlines()
+    assert len(answers) == 2
+    for line, path in zip(answers, good, strict=True):
+        assert line.startswith(f"{path}: {image_files[path]} (") and "top 3: " in line
+    errors = result.stderr.strip().splitlines()
+    assert len(errors) == 2
+    assert errors[0].startswith(f"error: {text}: ") and errors[1].startswith(f"error: {missing}: ")
+
+
+def test_predict_on_a_folder_that_is_not_a_run(tmp_path, image_files):
+    result = run_predict(tmp_path, next(iter(image_files)))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert result.stdout == ""
+
+
+def test_predict_with_a_model_file_that_is_not_keras(run_dir, image_files, tmp_path):
+    copy = tmp_path / "run"
+    copy.mkdir()
+    for name in ("config.json", "metrics.json"):
+        shutil.copy(run_dir / name, copy / name)
+    (copy / "best_model.keras").write_text("a text file, not a model")
+    result = run_predict(copy, next(iter(image_files)))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "best_model.keras" in lines[0]
+
+
+# --- preparing an image, in-process --------------------------------------------------------
+
+
+def real_mnist_test_images(n: int) -> np.ndarray:
+    """The first `n` real MNIST test images ($MNIST_DATA, else ../shared/data/mnist.npz); skip when absent."""
+    path = Path(os.environ.get("MNIST_DATA") or ROOT.parent / "shared" / "data" / "mnist.npz")
+    if not path.is_file():
+        pytest.skip(f"real MNIST not found at {path}")
+    with np.load(path, allow_pickle=False) as npz:
+        return npz["x_test"][:n]
+
+
+def test_real_mnist_images_come_back_as_they_were():
+    from results.images import to_mnist
+
+    images = real_mnist_test_images(100)
+    differences = np.array([np.abs(to_mnist(image).astype(int) - image).mean() for image in images])
+    # Most are unchanged; a faint stray stroke outside the ink box may rescale a few slightly.
+    assert np.median(differences) == 0 and differences.mean() < 1.5
+    for image in images[:10]:
+        assert to_mnist(image).dtype == np.uint8 and to_mnist(image).shape == (28, 28)
+
+
+def test_polarity_is_decided_from_the_border(confident):
+    from results.images import to_mnist
+
+    image = next(iter(confident.values()))
+    np.testing.assert_array_equal(to_mnist(255 - image.astype(np.float64)), to_mnist(image))
+
+
+def test_a_large_off_centre_digit_is_boxed_into_20_pixels_and_centred_by_mass(confident):
+    from results.images import to_mnist
+
+    page = np.full((300, 200), 240.0)  # light grey paper
+    ink = np.asarray(Image.fromarray(list(confident.values())[1]).resize((140, 140), Image.Resampling.BICUBIC), float)
+    page[20:160, 50:190] -= ink * (200 / 255)  # dark ink near the top right corner
+    prepared = to_mnist(page)
+    rows = np.flatnonzero((prepared > 64).any(axis=1))
+    cols = np.flatnonzero((prepared > 64).any(axis=0))
+    assert max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1 in (19, 20, 21)
+    cy, cx = ndimage.center_of_mass(prepared.astype(float))
+    assert abs(cy - 14) < 1 and abs(cx - 14) < 1
+    assert prepared.max() == 255
+
+
+def test_a_blank_image_is_refused():
+    from results.images import ImageError, to_mnist
+
+    with pytest.raises(ImageError, match="no digit"):
+        to_mnist(np.full((40, 40), 250.0))

@@ -1,0 +1,364 @@
+"""Surviving kill -9, Ctrl-C, changed configurations and bad input, through the real command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runs import ROOT, SEARCH_SCRIPT, run_cli, write_space
+from search import atomic
+from search.idx import write_idx
+
+MAX_TRIALS = 4
+
+
+def search_args(run_dir: Path, space: Path, *extra) -> list[str]:
+    return [
+        "--dataset",
+        "digits",
+        "--tuner",
+        "random",
+        "--max-trials",
+        str(MAX_TRIALS),
+        "--max-epochs",
+        "3",
+        "--epochs",
+        "4",
+        "--run-dir",
+        str(run_dir),
+        "--space",
+        str(space),
+        "--quiet",
+        *extra,
+    ]
+
+
+def start_search(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.Popen(
+        [sys.executable, str(SEARCH_SCRIPT), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"search ended before the moment to interrupt it: {proc.communicate()}")
+        if time.time() > deadline:
+            proc.kill()
+            raise AssertionError("timed out waiting for the moment to interrupt the search")
+        time.sleep(0.05)
+
+
+def trial_status(run_dir: Path, trial_id: str) -> str | None:
+    try:
+        return json.loads((run_dir / "tuner" / f"trial_{trial_id}" / "trial.json").read_text())["status"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def trial_records(run_dir: Path) -> dict[str, tuple[str, int]]:
+    """trial id -> (trial.json text, mtime) of every trial Keras Tuner has written."""
+    out = {}
+    for path in (run_dir / "tuner").glob("trial_*/trial.json"):
+        out[path.parent.name] = (path.read_text(), path.stat().st_mtime_ns)
+    return out
+
+
+def assert_complete_run(run_dir: Path) -> dict:
+    for name in (
+        "config.json",
+        "best_hyperparameters.json",
+        "best_model.keras",
+        "history.json",
+        "metrics.json",
+        "trials.csv",
+        "test_predictions.npz",
+    ):
+        assert (run_dir / name).is_file(), name
+    assert not list(run_dir.glob(".*.tmp*")), "a temp file was left behind"
+    statuses = [json.loads(p.read_text())["status"] for p in (run_dir / "tuner").glob("trial_*/trial.json")]
+    assert len(statuses) == MAX_TRIALS and set(statuses) == {"COMPLETED"}
+    import keras
+
+    keras.saving.load_model(run_dir / "best_model.keras")
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+@pytest.fixture
+def space_file(tmp_path):
+    return write_space(tmp_path / "space.toml")
+
+
+def test_kill_9_during_a_trial_then_rerun_finishes_without_repeating_finished_trials(tmp_path, space_file):
+    run_dir = tmp_path / "run"
+    args = search_args(run_dir, space_file)
+    proc = start_search(args)
+    wait_for(lambda: trial_status(run_dir, "1") == "RUNNING", proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    finished = {k: v for k, v in trial_records(run_dir).items() if json.loads(v[0])["status"] == "COMPLETED"}
+    assert "trial_0" in finished and not (run_dir / "metrics.json").exists()
+
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    metrics = assert_complete_run(run_dir)
+    assert metrics["trials"]["total"] == MAX_TRIALS
+    after = trial_records(run_dir)
+    for trial, record in finished.items():
+        assert after[trial] == record, f"{trial} was run again after it had finished"
+
+
+def test_kill_9_during_retraining_redoes_only_the_retrain(tmp_path, space_file):
+    run_dir = tmp_path / "run"
+    args = search_args(run_dir, space_file)
+    proc = start_search(args)
+    wait_for(lambda: (run_dir / "best_hyperparameters.json").exists(), proc)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run_dir / "metrics.json").exists()
+    trials_before = trial_records(run_dir)
+    assert len(trials_before) == MAX_TRIALS
+
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert_complete_run(run_dir)
+    assert trial_records(run_dir) == trials_before
+
+
+def test_ctrl_c_stops_keeps_finished_trials_and_prints_the_resume_command(tmp_path, space_file):
+    run_dir = tmp_path / "run"
+    args = search_args(run_dir, space_file)
+    proc = start_search(args)
+    wait_for(lambda: trial_status(run_dir, "1") == "RUNNING", proc)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Resume with" in stderr and "Traceback" not in stderr
+    resume = stderr.strip().splitlines()[-1].strip()
+    assert "scripts/search.py" in resume and str(run_dir) in resume
+    assert trial_status(run_dir, "0") == "COMPLETED"
+
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    assert_complete_run(run_dir)
+
+
+def test_a_finished_run_is_not_redone_and_more_trials_run_only_the_new_ones(tmp_path, space_file):
+    run_dir = tmp_path / "run"
+    args = [
+        "--dataset",
+        "digits",
+        "--tuner",
+        "random",
+        "--max-trials",
+        "2",
+        "--max-epochs",
+        "1",
+        "--epochs",
+        "1",
+        "--run-dir",
+        str(run_dir),
+        "--space",
+        str(space_file),
+        "--quiet",
+    ]
+    assert run_cli(*args).returncode == 0
+    first = trial_records(run_dir)
+    again = run_cli(*args)
+    assert again.returncode == 0 and "already complete" in again.stdout
+    assert trial_records(run_dir) == first
+
+    more = run_cli(*[a if a != "2" else "3" for a in args])
+    assert more.returncode == 0, more.stderr
+    records = trial_records(run_dir)
+    assert len(records) == 3
+    assert {k: records[k] for k in first} == first
+    assert json.loads((run_dir / "metrics.json").read_text())["trials"]["total"] == 3
+
+
+def test_a_changed_configuration_is_refused_naming_what_differs_unless_overwrite(tmp_path, space_file):
+    run_dir = tmp_path / "run"
+    args = [
+        "--dataset",
+        "digits",
+        "--tuner",
+        "random",
+        "--max-trials",
+        "1",
+        "--max-epochs",
+        "1",
+        "--epochs",
+        "1",
+        "--run-dir",
+        str(run_dir),
+        "--space",
+        str(space_file),
+        "--quiet",
+    ]
+    assert run_cli(*args).returncode == 0
+    config_before = (run_dir / "config.json").read_text()
+
+    changed = run_cli(*args, "--seed", "5", "--val-fraction", "0.2")
+    assert changed.returncode == 2
+    line = changed.stderr.strip()
+    assert line.startswith("error: ") and "\n" not in line
+    assert "seed (42 -> 5)" in line and "val_fraction (0.1 -> 0.2)" in line and "--overwrite" in line
+    assert (run_dir / "config.json").read_text() == config_before
+
+    other_space = write_space(tmp_path / "other.toml", dense_units_max=64)
+    refused = run_cli(*[str(other_space) if a == str(space_file) else a for a in args])
+    assert refused.returncode == 2 and "space.dense_units_max (32 -> 64)" in refused.stderr
+
+    fresh = run_cli(*args, "--seed", "5", "--overwrite")
+    assert fresh.returncode == 0, fresh.stderr
+    assert json.loads((run_dir / "config.json").read_text())["search"]["seed"] == 5
+
+
+def test_atomic_writes_leave_the_old_file_whole_when_interrupted(tmp_path):
+    target = tmp_path / "metrics.json"
+    atomic.write_json(target, {"old": True})
+    with pytest.raises(RuntimeError):
+        with atomic.atomic_path(target) as tmp:
+            tmp.write_text('{"half": ')
+            raise RuntimeError("killed")
+    assert json.loads(target.read_text()) == {"old": True}
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_kill_9_at_random_moments_of_writing_never_leaves_a_half_written_file(tmp_path):
+    target = tmp_path / "big.json"
+    writer = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from search import atomic
+i = 0
+while True:
+    atomic.write_json({str(target)!r}, {{"i": i, "payload": "x" * 2_000_000}})
+    i += 1
+"""
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        proc = subprocess.Popen([sys.executable, "-c", writer])
+        time.sleep(0.3 + rng.random() * 0.5)
+        proc.kill()
+        proc.wait()
+        if target.exists():
+            assert len(json.loads(target.read_text())["payload"]) == 2_000_000
+
+
+# ---- bad input: one line, exit code 2, no traceback, nothing written -------------------------------------
+
+
+def _npz(path: Path, **overrides) -> Path:
+    rng = np.random.default_rng(0)
+    arrays = dict(
+        x_train=rng.integers(0, 256, (50, 28, 28), dtype=np.uint8),
+        y_train=np.arange(50) % 10,
+        x_test=rng.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        y_test=np.arange(20) % 10,
+    )
+    arrays.update(overrides)
+    np.savez(path, **arrays)
+    return path
+
+
+def _truncated_npz(path: Path) -> Path:
+    _npz(path)
+    path.write_bytes(path.read_bytes()[:3000])
+    return path
+
+
+def _idx_folder(path: Path, magic_bad: bool = False, short: bool = False) -> Path:
+    path.mkdir()
+    rng = np.random.default_rng(0)
+    write_idx(path / "train-images-idx3-ubyte", rng.integers(0, 256, (50, 28, 28), dtype=np.uint8))
+    write_idx(path / "train-labels-idx1-ubyte", (np.arange(50) % 10).astype(np.uint8))
+    write_idx(path / "t10k-images-idx3-ubyte", rng.integers(0, 256, (20, 28, 28), dtype=np.uint8))
+    write_idx(path / "t10k-labels-idx1-ubyte", (np.arange(20) % 10).astype(np.uint8))
+    images = path / "train-images-idx3-ubyte"
+    raw = bytearray(images.read_bytes())
+    if magic_bad:
+        raw[2] = 0x0D  # float data type
+    if short:
+        raw = raw[:-100]
+    images.write_bytes(bytes(raw))
+    return path
+
+
+def _toml(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+BAD_INPUTS = {
+    "missing data path": (lambda d: ["--data", str(d / "nope.npz")], "no such file"),
+    "folder without IDX files": (lambda d: ["--data", str(d)], "no train-images-idx3-ubyte"),
+    "truncated npz": (lambda d: ["--data", str(_truncated_npz(d / "cut.npz"))], "cut.npz"),
+    "IDX wrong magic": (lambda d: ["--data", str(_idx_folder(d / "idx", magic_bad=True))], "magic number"),
+    "IDX wrong size": (lambda d: ["--data", str(_idx_folder(d / "idx", short=True))], "bytes of data"),
+    "images of the wrong shape": (
+        lambda d: ["--data", str(_npz(d / "a.npz", x_train=np.zeros((50, 32, 32), np.uint8)))],
+        "(50, 32, 32)",
+    ),
+    "labels outside 0-9": (lambda d: ["--data", str(_npz(d / "a.npz", y_train=np.full(50, 10)))], "0-9"),
+    "train and label counts differ": (
+        lambda d: ["--data", str(_npz(d / "a.npz", y_train=np.arange(49) % 10))],
+        "49 labels",
+    ),
+    "space min > max": (
+        lambda d: ["--space", str(_toml(d / "s.toml", "filters_min = 64\nfilters_max = 32\n"))],
+        "filters_min",
+    ),
+    "space negative width": (
+        lambda d: ["--space", str(_toml(d / "s.toml", "dense_units_min = -8\n"))],
+        "dense_units_min",
+    ),
+    "space too many pools": (
+        lambda d: ["--space", str(_toml(d / "s.toml", "conv_blocks_max = 6\n"))],
+        "conv_blocks_max",
+    ),
+    "space unknown key": (lambda d: ["--space", str(_toml(d / "s.toml", "kernel_size = 5\n"))], "kernel_size"),
+    "space not TOML": (lambda d: ["--space", str(_toml(d / "s.toml", "filters_min = = 3\n"))], "TOML"),
+    "val fraction 0": (lambda d: ["--val-fraction", "0"], "--val-fraction"),
+    "val fraction 1": (lambda d: ["--val-fraction", "1"], "--val-fraction"),
+    "val fraction negative": (lambda d: ["--val-fraction", "-0.2"], "--val-fraction"),
+    "max trials 0": (lambda d: ["--max-trials", "0"], "--max-trials"),
+    "unknown tuner": (lambda d: ["--tuner", "annealing"], "unknown tuner"),
+    "subset too small to split": (
+        lambda d: ["--dataset", "digits", "--subset", "25", "--val-fraction", "0.1"],
+        "--val-fraction",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_gives_one_line_exit_2_and_writes_nothing(tmp_path, case):
+    make_args, expected = BAD_INPUTS[case]
+    data_dir = tmp_path / "inputs"
+    data_dir.mkdir()
+    run_dir = tmp_path / "run"
+    args = make_args(data_dir)
+    if "--dataset" not in args:
+        args = ["--dataset", "mnist", *args]
+    result = run_cli(*args, "--run-dir", run_dir, "--quiet", timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert expected in lines[0]
+    assert not run_dir.exists()
