@@ -27,8 +27,10 @@ class RunConfig:
     max_trials: int | None = None
     max_epochs: int = 6
     hyperband_factor: int = 3
+    hyperband_iterations: int | None = 1  # None: repeat Hyperband's brackets until the budget or max_trials
     epochs: int | None = None
     subset: int | None = None
+    search_subset: int | None = None
     val_fraction: float = 0.1
     budget_minutes: float | None = None
     space: SpaceConfig = dataclasses.field(default_factory=SpaceConfig)
@@ -40,7 +42,9 @@ class RunConfig:
     tensorboard: str | None = None
     early_stopping_patience: int = 3
     retrain_schedule: str = "cosine"
+    retrain_augment: bool = False
     preset: str | None = None
+    distribution: str | None = None  # "mirrored": tf.distribute.MirroredStrategy over the visible GPUs
 
     def __post_init__(self):
         self.validate()
@@ -57,10 +61,18 @@ class RunConfig:
             raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
         if self.subset is not None and self.subset < 20:
             raise ConfigError(f"--subset must be at least 20 images, got {self.subset}")
+        if self.search_subset is not None and self.search_subset < 20:
+            raise ConfigError(f"--search-subset must be at least 20 images, got {self.search_subset}")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
         if self.budget_minutes is not None and self.budget_minutes <= 0:
             raise ConfigError(f"--budget-minutes must be positive, got {self.budget_minutes}")
+        if (
+            self.tuner == "hyperband"
+            and self.hyperband_iterations is None
+            and not (self.budget_minutes or self.max_trials)
+        ):
+            raise ConfigError("endless Hyperband iterations need --budget-minutes or --max-trials")
         if self.hyperband_factor < 2:
             raise ConfigError(f"Hyperband's factor must be at least 2, got {self.hyperband_factor}")
         if self.seed < 0:
@@ -83,11 +95,13 @@ class RunConfig:
             "dataset": self.dataset,
             "data_fingerprint": data_fingerprint,
             "subset": self.subset,
+            "search_subset": self.search_subset,
             "val_fraction": self.val_fraction,
             "seed": self.seed,
             "tuner": self.tuner,
             "max_epochs": self.max_epochs,
             "hyperband_factor": self.hyperband_factor if self.tuner == "hyperband" else None,
+            "hyperband_iterations": self.hyperband_iterations if self.tuner == "hyperband" else None,
             "early_stopping_patience": self.early_stopping_patience,
             "space": self.space.to_dict(),
         }

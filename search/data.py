@@ -187,7 +187,12 @@ def digits_to_mnist(images: np.ndarray) -> np.ndarray:
         small = Image.fromarray((np.asarray(image) * (255.0 / 16.0)).astype(np.uint8))
         out[i, 4:24, 4:24] = np.asarray(small.resize((20, 20), Image.Resampling.BILINEAR))
         row, col = ndimage.center_of_mass(out[i])
-        out[i] = ndimage.shift(out[i], (round(14 - row), round(14 - col)), order=0, mode="constant")
+        # Whole-pixel shifts keep strokes sharp; the clip keeps every stroke inside the frame.
+        rows = np.flatnonzero(out[i].any(axis=1))
+        cols = np.flatnonzero(out[i].any(axis=0))
+        dy = int(np.clip(round(14 - row), -rows[0], 27 - rows[-1]))
+        dx = int(np.clip(round(14 - col), -cols[0], 27 - cols[-1]))
+        out[i] = ndimage.shift(out[i], (dy, dx), order=0, mode="constant")
     return out
 
 

@@ -139,6 +139,8 @@ class TrialEngine:
     def _give_up_if_nothing_works(self, best):
         # Failures are expected (a diverging learning rate); only a search where
         # nothing has worked after several tries is hopeless.
+        if not hasattr(self.oracle, "trials"):
+            return  # a distributed worker: the chief's oracle holds the trials
         ended = [t for t in self.oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID")]
         if best is None and len(ended) >= FAILURES_BEFORE_GIVING_UP and not any(t.status == "COMPLETED" for t in ended):
             raise SearchError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 
 import keras
@@ -35,11 +37,16 @@ def learning_rate_schedule(peak: float, steps: int, kind: str = "cosine"):
 
 
 def build_for_retrain(
-    hypermodel: CNNHyperModel, values: dict, epochs: int, train_size: int, schedule: str
+    hypermodel: CNNHyperModel, values: dict, epochs: int, train_size: int, schedule: str, augment: bool = False
 ) -> tuple[keras.Model, int]:
-    """The CNN of `values`, compiled with the retrain's schedule; returns (model, batch size)."""
+    """The CNN of `values`, compiled with the retrain's schedule; returns (model, batch size).
+
+    `augment` adds random shifts and rotations, active in training only.
+    """
     hp = kt.HyperParameters()
     hp.values = dict(values)
+    if augment:
+        hypermodel = CNNHyperModel(dataclasses.replace(hypermodel.space, augment=True))
     model = hypermodel.build(hp)
     batch_size = int(values["batch_size"])
     steps = epochs * math.ceil(train_size / batch_size)
@@ -57,10 +64,16 @@ def retrain(
     seed: int,
     display: Display | None = None,
     schedule: str = "cosine",
+    augment: bool = False,
+    strategy=None,
 ) -> tuple[keras.Model, list[dict]]:
-    """Train the best CNN from scratch on (x, y); returns the model and one dict per epoch."""
+    """Train the best CNN from scratch on (x, y); returns the model and one dict per epoch.
+
+    `strategy`: a tf.distribute strategy to build the model under (several GPUs).
+    """
     keras.utils.set_random_seed(seed)
-    model, batch_size = build_for_retrain(hypermodel, values, epochs, len(x), schedule)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model, batch_size = build_for_retrain(hypermodel, values, epochs, len(x), schedule, augment)
     callbacks = [
         StopOnDivergence("retraining the best trial"),
         StopOnInterrupt(),

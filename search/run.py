@@ -15,7 +15,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from search import atomic, interrupts
+from search import atomic, distributed, interrupts
 from search.config import ConfigError, RunConfig, describe_differences, key_hash
 from search.data import Dataset, load_dataset
 from search.engine import SearchError, last_error_line, read_trial_timing
@@ -46,11 +46,20 @@ class RunSummary:
     resumed_complete: bool
 
 
-def run_search(config: RunConfig, display: Display | None = None, dataset: Dataset | None = None) -> RunSummary:
+def run_search(
+    config: RunConfig,
+    display: Display | None = None,
+    dataset: Dataset | None = None,
+    workers: distributed.WorkerPool | None = None,
+) -> RunSummary | None:
     """Run (or resume) the search `config` describes; returns the finished run's summary.
 
-    `dataset` is the one `config` names, when the caller has loaded it already.
+    `dataset` is the one `config` names, when the caller has loaded it already. Under Keras
+    Tuner's distributed environment variables this process is the chief (it serves the
+    oracle, then retrains and tests; `workers` are local worker processes it starts and
+    watches) or a worker (it runs trials and returns None).
     """
+    role = distributed.role()
     display = display or Display()
     started = time.time()
     dataset = dataset or load_dataset(config.dataset, config.data)
@@ -58,6 +67,10 @@ def run_search(config: RunConfig, display: Display | None = None, dataset: Datas
     if config.subset:
         x, y = stratified_subset(x, y, config.subset, config.seed)
     x_train, y_train, x_val, y_val = train_val_split(x, y, config.val_fraction, config.seed)
+    # Trials may train on fewer images than the retrain: a ranking needs less data than a final model.
+    x_search, y_search = x_train, y_train
+    if config.search_subset:
+        x_search, y_search = stratified_subset(x_train, y_train, config.search_subset, config.seed)
 
     # Only now, with every input checked, does anything get written.
     run_dir = Path(config.run_dir) if config.run_dir else config.default_run_dir()
@@ -66,6 +79,7 @@ def run_search(config: RunConfig, display: Display | None = None, dataset: Datas
 
     keras.utils.set_random_seed(config.seed)
     hypermodel = CNNHyperModel(config.space)
+    strategy = _strategy(config.distribution)
     already_spent = sum(t.get("seconds", 0) for t in _timings(run_dir).values())
     deadline = time.time() + config.budget_minutes * 60 - already_spent if config.budget_minutes else None
     tuner = make_tuner(
@@ -76,23 +90,37 @@ def run_search(config: RunConfig, display: Display | None = None, dataset: Datas
         max_epochs=config.max_epochs,
         seed=config.seed,
         factor=config.hyperband_factor,
+        iterations=config.hyperband_iterations,
         deadline=deadline,
         display=display,
         patience=config.early_stopping_patience,
+        distribution_strategy=strategy,
     )
-    ended_before = _ended_trials(tuner)
     callbacks = [keras.callbacks.TensorBoard(config.tensorboard)] if config.tensorboard else []
+    fit = dict(epochs=config.max_epochs, validation_data=(x_val, y_val), callbacks=callbacks, verbose=0)
+    if role == "worker":
+        # A worker runs the trials the chief hands it; the chief retrains and tests once.
+        tuner.search(x_search, y_search, **fit)
+        return None
 
     search_started = time.time()
-    display.search_begin(planned_trials(tuner), len(ended_before), deadline)
+    display.search_begin(planned_trials(tuner), len(_ended_trials(tuner)), deadline)
+    monitor = distributed.ChiefMonitor(tuner.oracle, display, deadline, workers) if role == "chief" else None
     try:
-        tuner.search(
-            x_train, y_train, epochs=config.max_epochs, validation_data=(x_val, y_val), callbacks=callbacks, verbose=0
-        )
+        if monitor:
+            if workers:
+                workers.start()
+            monitor.start()
+        tuner.search(x_search, y_search, **fit)
     finally:
+        if monitor:
+            monitor.stop()
+        if workers:
+            workers.stop()
         display.search_end()
     search_seconds = time.time() - search_started
-    if tuner.budget_stopped:
+    budget_stopped = tuner.budget_stopped or bool(monitor and monitor.budget_stopped)
+    if budget_stopped:
         display.message(f"time budget of {config.budget_minutes:g} min reached: no new trials started")
 
     interrupts.check()
@@ -103,6 +131,7 @@ def run_search(config: RunConfig, display: Display | None = None, dataset: Datas
         "hyperparameters": best_values,
         "epochs": epochs,
         "schedule": config.retrain_schedule,
+        "augment": config.retrain_augment,
         "trial_id": best_trial.trial_id,
     }
     trial_rows = trial_table(tuner)
@@ -110,8 +139,14 @@ def run_search(config: RunConfig, display: Display | None = None, dataset: Datas
 
     previous = _read_json(run_dir / METRICS)
     if previous and previous.get("retrain") == retrain_key and (run_dir / MODEL).exists():
-        previous["trials"] = _trial_counts(trial_rows)
-        return RunSummary(run_dir, previous, best_values, _top(trial_rows), resumed_complete=True)
+        # The best is unchanged: its retrained model stands. New trials only update the counts.
+        counts = _trial_counts(trial_rows)
+        nothing_new = previous.get("trials") == counts
+        if not nothing_new:
+            previous["trials"] = counts
+            previous["timings"]["trial_seconds_all_sessions"] = round(sum(r["seconds"] or 0 for r in trial_rows), 2)
+            atomic.write_json(run_dir / METRICS, previous)
+        return RunSummary(run_dir, previous, best_values, _top(trial_rows), resumed_complete=nothing_new)
 
     (run_dir / METRICS).unlink(missing_ok=True)  # the run is unfinished again until metrics.json is back
     atomic.write_json(run_dir / BEST_HPS, best_values)
@@ -126,6 +161,8 @@ def run_search(config: RunConfig, display: Display | None = None, dataset: Datas
         seed=config.seed,
         display=display,
         schedule=config.retrain_schedule,
+        augment=config.retrain_augment,
+        strategy=strategy,
     )
     display.search_end()
     retrain_seconds = time.time() - retrain_started
@@ -151,11 +188,12 @@ def run_search(config: RunConfig, display: Display | None = None, dataset: Datas
             "source": dataset.source,
             "fingerprint": key["data_fingerprint"],
             "train": int(len(x_train)),
+            "search_train": int(len(x_search)),
             "validation": int(len(x_val)),
             "test": int(len(dataset.y_test)),
         },
         "retrain": retrain_key,
-        "budget_stopped": bool(tuner.budget_stopped),
+        "budget_stopped": budget_stopped,
         "versions": versions(),
     }
     atomic.write_json(run_dir / METRICS, metrics)
@@ -281,6 +319,14 @@ def _read_json(path: Path):
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def _strategy(name: str | None):
+    if name is None:
+        return None
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy()
 
 
 def versions() -> dict:

@@ -38,6 +38,8 @@ def make_tuner(
     max_epochs: int,
     seed: int,
     factor: int = 3,
+    iterations: int | None = 1,
+    distribution_strategy=None,
     **engine_kwargs,
 ):
     """Build tuner `name` writing into `directory`/tuner, resuming what is there.
@@ -56,9 +58,13 @@ def make_tuner(
         max_consecutive_failed_trials=10**9,
         max_retries_per_trial=0,
     )
+    if distribution_strategy is not None:
+        common["distribution_strategy"] = distribution_strategy
     engine_kwargs["run_seed"] = seed
     if name == "hyperband":
-        tuner = HyperbandTuner(max_epochs=max_epochs, factor=factor, **common, **engine_kwargs)
+        tuner = HyperbandTuner(
+            max_epochs=max_epochs, factor=factor, hyperband_iterations=iterations, **common, **engine_kwargs
+        )
         tuner.oracle.max_trials = max_trials
         return tuner
     cls = VARIANTS[name]
@@ -68,6 +74,8 @@ def make_tuner(
 def planned_trials(tuner) -> int | None:
     """How many trials the search will run, where that is known in advance."""
     oracle = tuner.oracle
+    if not hasattr(oracle, "trials"):
+        return None  # a distributed worker's client of the chief's oracle
     limit = oracle.max_trials
     if isinstance(oracle, kt.oracles.HyperbandOracle):
         per_iteration = sum(
@@ -75,8 +83,9 @@ def planned_trials(tuner) -> int | None:
             for bracket in range(oracle._get_num_brackets())
             for round_num in range(oracle._get_num_rounds(bracket))
         )
-        planned = per_iteration * oracle.hyperband_iterations
-        return min(planned, limit) if limit else planned
+        planned = per_iteration * oracle.hyperband_iterations  # inf: until the budget runs out
+        planned = min(planned, limit) if limit else planned
+        return int(planned) if planned != float("inf") else None
     # Grid search may end sooner, when the grid is exhausted; conditional
     # hyperparameters make its size unknown in advance.
     return limit

@@ -1,0 +1,194 @@
+"""Distributed search on Keras Tuner's own chief/worker engine (no scheduler of our own).
+
+Keras Tuner reads three environment variables: KERASTUNER_TUNER_ID (an id containing
+"chief" makes the process the chief), KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT. The
+chief serves the oracle over gRPC and trains nothing; workers ask it for trials. Here the
+chief also shows the trials as workers end them, enforces the time budget, and, after every
+worker is done, retrains and tests once. `--workers N` starts a chief and N workers on this
+machine, on loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from search.config import ConfigError
+
+TUNER_ID = "KERASTUNER_TUNER_ID"
+ORACLE_IP = "KERASTUNER_ORACLE_IP"
+ORACLE_PORT = "KERASTUNER_ORACLE_PORT"
+THREADS = "MNIST_TUNER_THREADS"  # TensorFlow threads of one local worker
+MAX_RESTARTS = 3
+
+
+def role() -> str:
+    """'chief', 'worker' or 'single', from Keras Tuner's environment variables (all three or none)."""
+    present = [name for name in (TUNER_ID, ORACLE_IP, ORACLE_PORT) if os.environ.get(name)]
+    if not present:
+        return "single"
+    if len(present) < 3:
+        missing = sorted({TUNER_ID, ORACLE_IP, ORACLE_PORT} - set(present))
+        raise ConfigError(f"distributed search needs {TUNER_ID}, {ORACLE_IP} and {ORACLE_PORT}; missing {missing}")
+    return "chief" if "chief" in os.environ[TUNER_ID] else "worker"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, on loopback."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def become_local_chief() -> None:
+    """Make this process the chief of a search on loopback."""
+    os.environ.update({TUNER_ID: "chief", ORACLE_IP: "127.0.0.1", ORACLE_PORT: str(free_port())})
+
+
+class WorkerPool:
+    """N worker processes of the same command on this machine.
+
+    A worker that dies mid-search is started again under the same tuner id: the chief's
+    oracle hands a returning id the trial it had, so the unfinished trial is re-run.
+    """
+
+    def __init__(self, argv: list[str], count: int, log_dir: Path, gpus: int = 0):
+        self.argv = argv  # after the interpreter: a script and its arguments
+        self.count = count
+        self.log_dir = log_dir
+        self.gpus = gpus
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.restarts: dict[str, int] = {}
+        self.finished: set[str] = set()
+
+    def _env(self, index: int) -> dict:
+        env = {**os.environ, TUNER_ID: f"tuner{index}", "TF_CPP_MIN_LOG_LEVEL": "2"}
+        # Workers share the cores; each one using them all only adds contention.
+        env[THREADS] = str(max(1, (os.cpu_count() or 1) // self.count))
+        if self.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = str(index % self.gpus)  # one GPU per worker where there are enough
+            env["TF_FORCE_GPU_ALLOW_GROWTH"] = "true"
+        return env
+
+    def _spawn(self, index: int) -> None:
+        tuner_id = f"tuner{index}"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{tuner_id}.log", "a")  # noqa: SIM115 - handed to the child
+        self.procs[tuner_id] = subprocess.Popen(
+            [sys.executable, *self.argv],
+            env=self._env(index),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        log.close()
+
+    def start(self) -> None:
+        """Start every worker."""
+        for index in range(self.count):
+            self._spawn(index)
+
+    def check(self) -> list[str]:
+        """Restart workers that died; returns one line per event worth showing."""
+        events = []
+        for index in range(self.count):
+            tuner_id = f"tuner{index}"
+            proc = self.procs.get(tuner_id)
+            if proc is None or tuner_id in self.finished or proc.poll() is None:
+                continue
+            if proc.returncode == 0:
+                self.finished.add(tuner_id)
+                continue
+            if self.restarts.get(tuner_id, 0) >= MAX_RESTARTS:
+                self.finished.add(tuner_id)
+                events.append(f"worker {tuner_id} died (exit {proc.returncode}) {MAX_RESTARTS} times; not restarted")
+                continue
+            self.restarts[tuner_id] = self.restarts.get(tuner_id, 0) + 1
+            events.append(f"worker {tuner_id} died (exit {proc.returncode}); restarted to re-run its trial")
+            self._spawn(index)
+        return events
+
+    def alive(self) -> bool:
+        """Whether any worker still runs."""
+        return any(p.poll() is None for p in self.procs.values())
+
+    def stop(self) -> None:
+        """End every worker still running."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class ChiefMonitor(threading.Thread):
+    """In the chief, while Keras Tuner serves the oracle: shows trials as workers start and
+    end them, stops handing out trials after the budget, and keeps local workers alive."""
+
+    def __init__(self, oracle, display, deadline: float | None, pool: WorkerPool | None, interval: float = 0.5):
+        super().__init__(daemon=True)
+        self.oracle, self.display, self.deadline, self.pool = oracle, display, deadline, pool
+        self.interval = interval
+        self.stopped = threading.Event()
+        self.budget_stopped = False
+        self._started = set(oracle.start_order)
+        self._ended = set(oracle.end_order)
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            self.poll()
+
+    def poll(self) -> None:
+        """One round: budget, workers, display."""
+        if self.deadline is not None and time.time() >= self.deadline and not self.budget_stopped:
+            self.budget_stopped = True
+            self.oracle.max_trials = max(1, len(self.oracle.trials))
+        if self.pool is not None:
+            for line in self.pool.check():
+                self.display.message(line)
+        for trial_id in list(self.oracle.start_order):
+            if trial_id not in self._started:
+                self._started.add(trial_id)
+                trial = self.oracle.trials[trial_id]
+                values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
+                self.display.trial_begin(trial_id, values)
+        for trial_id in list(self.oracle.end_order):
+            if trial_id not in self._ended:
+                self._ended.add(trial_id)
+                trial = self.oracle.trials[trial_id]
+                best = [t for t in self.oracle.get_best_trials(1) if t.status == "COMPLETED"]
+                from search.engine import last_error_line
+
+                self.display.trial_end(
+                    trial_id, trial.status, trial.score, best[0].score if best else None, last_error_line(trial.message)
+                )
+
+    def stop(self) -> None:
+        """Stop after one last round."""
+        self.stopped.set()
+        self.join(timeout=5)
+        self.poll()
+
+
+def worker_argv(argv: list[str]) -> list[str]:
+    """The command line a local worker runs: the same search, quiet, without --workers/--overwrite."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg == "--workers":
+            skip = True
+            continue
+        if arg.startswith("--workers=") or arg == "--overwrite":
+            continue
+        out.append(arg)
+    return [*out, "--quiet"]

@@ -1,0 +1,71 @@
+"""Presets: what --preset sets, and that flags given on the command line win."""
+
+from __future__ import annotations
+
+import pytest
+
+from search.cli import build_parser, config_from_args
+from search.config import ConfigError, RunConfig
+from search.presets import DEFAULT_PRESET, PRESETS
+from space import SpaceConfig
+
+
+def config(*argv):
+    return config_from_args(build_parser().parse_args(list(argv)))
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_each_preset_sets_its_budget_and_space(name):
+    preset = PRESETS[name]
+    c = config("--preset", name)
+    assert c.tuner == preset["tuner"] and c.max_epochs == preset["max_epochs"]
+    assert c.search_subset == preset["search_subset"] and c.budget_minutes == preset["budget_minutes"]
+    assert c.epochs == preset["epochs"] and c.retrain_augment == preset["retrain_augment"]
+    assert c.space == SpaceConfig.from_dict(preset["space"])
+    assert c.preset == name
+
+
+def test_the_default_preset_applies_when_none_is_named():
+    assert config().to_dict() == config("--preset", DEFAULT_PRESET).to_dict()
+
+
+def test_flags_given_win_over_the_preset(tmp_path):
+    space_file = tmp_path / "space.toml"
+    space_file.write_text("conv_blocks_max = 1\n")
+    c = config(
+        "--preset",
+        "thorough",
+        "--tuner",
+        "random",
+        "--max-epochs",
+        "2",
+        "--epochs",
+        "1",
+        "--search-subset",
+        "500",
+        "--budget-minutes",
+        "0.5",
+        "--no-augment",
+        "--space",
+        str(space_file),
+    )
+    assert (c.tuner, c.max_epochs, c.epochs, c.search_subset, c.budget_minutes, c.retrain_augment) == (
+        "random",
+        2,
+        1,
+        500,
+        0.5,
+        False,
+    )
+    assert c.space == SpaceConfig(conv_blocks_max=1)
+
+
+def test_every_preset_space_builds_a_valid_range():
+    for preset in PRESETS.values():
+        SpaceConfig.from_dict(preset["space"]).validate()
+
+
+def test_endless_hyperband_needs_a_budget_or_a_trial_limit():
+    with pytest.raises(ConfigError, match="budget"):
+        RunConfig(tuner="hyperband", hyperband_iterations=None)
+    RunConfig(tuner="hyperband", hyperband_iterations=None, max_trials=3)
