@@ -8,9 +8,10 @@ import html
 import json
 from pathlib import Path
 
-from results import atomic, plots
+from results import plots
 from results.run import Run
 from results.tables import TableData, ranked_trials, report_tables, to_html
+from search import atomic
 
 PICTURES = ("predictions", "confusion", "curves", "trials")
 CAPTIONS = {

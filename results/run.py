@@ -205,12 +205,12 @@ class Run:
 
     def load_model(self):
         """The retrained best CNN (a keras.Model taking raw 0-255 pixels (N, 28, 28, 1))."""
-        from results.quiet_import import import_keras
+        from search.quiet_import import import_tensorflow
 
         path = self.model_path
         if not path.is_file():
             raise RunError(f"{path}: missing")
-        import_keras()
+        import_tensorflow()
         import keras
 
         try:

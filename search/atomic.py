@@ -34,10 +34,15 @@ def _umask() -> int:
     return mask
 
 
-def write_text(target: str | Path, text: str) -> None:
-    """Write `text` to `target` atomically."""
+def write_bytes(target: str | Path, data: bytes) -> None:
+    """Write `data` to `target` atomically."""
     with atomic_path(target) as tmp:
-        tmp.write_text(text)
+        tmp.write_bytes(data)
+
+
+def write_text(target: str | Path, text: str) -> None:
+    """Write `text` (UTF-8) to `target` atomically."""
+    write_bytes(target, text.encode("utf-8"))
 
 
 def write_json(target: str | Path, obj) -> None:

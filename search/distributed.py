@@ -10,6 +10,7 @@ machine, on loopback.
 
 from __future__ import annotations
 
+import _thread
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from search import interrupts
 from search.config import ConfigError
 
 TUNER_ID = "KERASTUNER_TUNER_ID"
@@ -139,15 +141,20 @@ class ChiefMonitor(threading.Thread):
         self.interval = interval
         self.stopped = threading.Event()
         self.budget_stopped = False
-        self._started = set(oracle.start_order)
-        self._ended = set(oracle.end_order)
+        self.interrupted = False
+        self._seen_started = set(oracle.start_order)
+        self._seen_ended = set(oracle.end_order)
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
             self.poll()
 
     def poll(self) -> None:
-        """One round: budget, workers, display."""
+        """One round: Ctrl-C, budget, workers, display."""
+        if interrupts.requested() and not self.interrupted:
+            # Keras Tuner's server loop never looks at our flag: interrupt it directly.
+            self.interrupted = True
+            _thread.interrupt_main()
         if self.deadline is not None and time.time() >= self.deadline and not self.budget_stopped:
             self.budget_stopped = True
             self.oracle.max_trials = max(1, len(self.oracle.trials))
@@ -155,14 +162,14 @@ class ChiefMonitor(threading.Thread):
             for line in self.pool.check():
                 self.display.message(line)
         for trial_id in list(self.oracle.start_order):
-            if trial_id not in self._started:
-                self._started.add(trial_id)
+            if trial_id not in self._seen_started:
+                self._seen_started.add(trial_id)
                 trial = self.oracle.trials[trial_id]
                 values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
                 self.display.trial_begin(trial_id, values)
         for trial_id in list(self.oracle.end_order):
-            if trial_id not in self._ended:
-                self._ended.add(trial_id)
+            if trial_id not in self._seen_ended:
+                self._seen_ended.add(trial_id)
                 trial = self.oracle.trials[trial_id]
                 best = [t for t in self.oracle.get_best_trials(1) if t.status == "COMPLETED"]
                 from search.engine import last_error_line

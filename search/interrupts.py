@@ -27,6 +27,11 @@ def _on_signal(signum, frame):
     _requested = True
 
 
+def requested() -> bool:
+    """Whether a stop was requested."""
+    return _requested
+
+
 def check() -> None:
     """Raise KeyboardInterrupt if a stop was requested and not yet acted on."""
     if _requested:

@@ -134,3 +134,43 @@ def write_idx_folder():
         return paths
 
     return write
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory) -> Path:
+    """One finished digits run whose model is confident, shared by the report and predict tests:
+    a small space of stable learning rates, small batches and 6 retraining epochs."""
+    from search.config import RunConfig
+    from search.run import run_search
+    from space import SpaceConfig
+
+    space = SpaceConfig(
+        conv_blocks_min=1,
+        conv_blocks_max=2,
+        filters_min=16,
+        filters_max=32,
+        dense_units_min=64,
+        dense_units_max=64,
+        learning_rate_min=0.01,
+        learning_rate_max=0.03,
+        momentum_min=0.9,
+        momentum_max=0.9,
+        dropout_min=0.0,
+        dropout_max=0.0,
+        batch_size_min=16,
+        batch_size_max=16,
+    )
+    path = tmp_path_factory.mktemp("digits-run") / "run"
+    run_search(
+        RunConfig(
+            dataset="digits",
+            tuner="random",
+            max_trials=2,
+            max_epochs=2,
+            epochs=6,
+            run_dir=str(path),
+            quiet=True,
+            space=space,
+        )
+    )
+    return path

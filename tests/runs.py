@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+RUN_FILES = (
+    "config.json",
+    "best_hyperparameters.json",
+    "best_model.keras",
+    "history.json",
+    "metrics.json",
+    "trials.csv",
+    "test_predictions.npz",
+)
 SEARCH_SCRIPT = ROOT / "scripts" / "search.py"
 
 # Small enough that a trial on the digits set takes a couple of seconds on 2 cores.
@@ -43,3 +53,23 @@ def run_cli(*args, script: Path = SEARCH_SCRIPT, timeout: float = 600, **popen) 
         cwd=popen.pop("cwd", ROOT),
         **popen,
     )
+
+
+def trial_statuses(run_dir: Path) -> list[str]:
+    """The status Keras Tuner recorded for each trial of a run."""
+    return [json.loads(p.read_text())["status"] for p in (run_dir / "tuner").glob("trial_*/trial.json")]
+
+
+def assert_complete_run(run_dir: Path, trials: int) -> dict:
+    """Every file of a finished run is there, `trials` trials completed, no temp file is left and
+    the model loads; returns metrics.json."""
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), name
+    assert not list(run_dir.glob(".*.tmp*")), "a temp file was left behind"
+    assert sorted(trial_statuses(run_dir)) == ["COMPLETED"] * trials
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["trials"] == {"total": trials, "completed": trials, "failed": 0}
+    import keras
+
+    keras.saving.load_model(run_dir / "best_model.keras")
+    return metrics

@@ -20,43 +20,9 @@ DIGITS = 4  # how many digits get test images written to files, one image each
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    """A finished digits run whose model is confident: a small space of stable learning rates, small
-    batches and 6 retraining epochs (BatchNorm's moving statistics need a few hundred steps to settle)."""
-    from search.config import RunConfig
-    from search.run import run_search
-    from space import SpaceConfig
-
-    space = SpaceConfig(
-        conv_blocks_min=1,
-        conv_blocks_max=2,
-        filters_min=16,
-        filters_max=32,
-        dense_units_min=64,
-        dense_units_max=64,
-        learning_rate_min=0.01,
-        learning_rate_max=0.03,
-        momentum_min=0.9,
-        momentum_max=0.9,
-        dropout_min=0.0,
-        dropout_max=0.0,
-        batch_size_min=16,
-        batch_size_max=16,
-    )
-    path = tmp_path_factory.mktemp("predict") / "run"
-    run_search(
-        RunConfig(
-            dataset="digits",
-            tuner="random",
-            max_trials=2,
-            max_epochs=2,
-            epochs=6,
-            run_dir=str(path),
-            quiet=True,
-            space=space,
-        )
-    )
-    return path
+def run_dir(digits_run) -> Path:
+    """The shared finished digits run (see conftest.py)."""
+    return digits_run
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runs import ROOT, SEARCH_SCRIPT, run_cli, write_space
+from runs import ROOT, SEARCH_SCRIPT, assert_complete_run, run_cli, write_space
 from search import atomic
 from search.idx import write_idx
 
@@ -79,26 +79,6 @@ def trial_records(run_dir: Path) -> dict[str, tuple[str, int]]:
     return out
 
 
-def assert_complete_run(run_dir: Path) -> dict:
-    for name in (
-        "config.json",
-        "best_hyperparameters.json",
-        "best_model.keras",
-        "history.json",
-        "metrics.json",
-        "trials.csv",
-        "test_predictions.npz",
-    ):
-        assert (run_dir / name).is_file(), name
-    assert not list(run_dir.glob(".*.tmp*")), "a temp file was left behind"
-    statuses = [json.loads(p.read_text())["status"] for p in (run_dir / "tuner").glob("trial_*/trial.json")]
-    assert len(statuses) == MAX_TRIALS and set(statuses) == {"COMPLETED"}
-    import keras
-
-    keras.saving.load_model(run_dir / "best_model.keras")
-    return json.loads((run_dir / "metrics.json").read_text())
-
-
 @pytest.fixture
 def space_file(tmp_path):
     return write_space(tmp_path / "space.toml")
@@ -116,7 +96,7 @@ def test_kill_9_during_a_trial_then_rerun_finishes_without_repeating_finished_tr
 
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
-    metrics = assert_complete_run(run_dir)
+    metrics = assert_complete_run(run_dir, MAX_TRIALS)
     assert metrics["trials"]["total"] == MAX_TRIALS
     after = trial_records(run_dir)
     for trial, record in finished.items():
@@ -136,7 +116,7 @@ def test_kill_9_during_retraining_redoes_only_the_retrain(tmp_path, space_file):
 
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
-    assert_complete_run(run_dir)
+    assert_complete_run(run_dir, MAX_TRIALS)
     assert trial_records(run_dir) == trials_before
 
 
@@ -155,7 +135,7 @@ def test_ctrl_c_stops_keeps_finished_trials_and_prints_the_resume_command(tmp_pa
 
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
-    assert_complete_run(run_dir)
+    assert_complete_run(run_dir, MAX_TRIALS)
 
 
 def test_a_finished_run_is_not_redone_and_more_trials_run_only_the_new_ones(tmp_path, space_file):

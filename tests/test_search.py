@@ -10,20 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from runs import TINY_SPACE, run_cli, write_space
+from runs import RUN_FILES, TINY_SPACE, run_cli, write_space
 from search.config import RunConfig
 from search.run import SearchError, run_search
 from space import SpaceConfig
-
-RUN_FILES = [
-    "config.json",
-    "best_hyperparameters.json",
-    "best_model.keras",
-    "history.json",
-    "metrics.json",
-    "trials.csv",
-    "test_predictions.npz",
-]
 
 
 def read_trials(run_dir) -> list[dict]:
