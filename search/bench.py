@@ -159,6 +159,7 @@ def time_to_accuracy(preset: str, data: str | None, subset: int | None, run_dir:
         budget_minutes=options["budget_minutes"],
         epochs=options["epochs"],
         retrain_augment=options["retrain_augment"],
+        retrain_minutes=options["retrain_minutes"],
         space=SpaceConfig.from_dict(options["space"]),
         subset=subset,
         run_dir=str(run_dir),

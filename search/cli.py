@@ -28,7 +28,8 @@ def _preset_help() -> str:
         lines.append(
             f"{name}: {preset['tuner']}, trials of up to {preset['max_epochs']} epochs on "
             f"{preset['search_subset']} images, {preset['budget_minutes']:g} min of search, retrain "
-            f"{preset['epochs']} epochs{' with augmentation' if preset['retrain_augment'] else ''}"
+            f"{preset['epochs']} epochs{' with augmentation' if preset['retrain_augment'] else ''} "
+            f"(at most {preset['retrain_minutes']:g} min)"
         )
     return "; ".join(lines)
 
@@ -96,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="start no new trial after M minutes of search, then retrain (default: the preset's)",
     )
     p.add_argument(
+        "--retrain-minutes",
+        type=float,
+        metavar="M",
+        help="retrain fewer epochs where the best trial's measured speed says --epochs would take longer "
+        "than M minutes (default: the preset's)",
+    )
+    p.add_argument(
         "--augment",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -155,6 +163,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         budget_minutes=chosen("budget_minutes"),
         hyperband_iterations=preset["hyperband_iterations"],
         retrain_augment=chosen("augment", "retrain_augment"),
+        retrain_minutes=chosen("retrain_minutes"),
         space=space,
         space_file=args.space,
         seed=args.seed,

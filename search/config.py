@@ -43,6 +43,7 @@ class RunConfig:
     early_stopping_patience: int = 3
     retrain_schedule: str = "cosine"
     retrain_augment: bool = False
+    retrain_minutes: float | None = None  # fewer retraining epochs where they would not fit
     preset: str | None = None
     distribution: str | None = None  # "mirrored": tf.distribute.MirroredStrategy over the visible GPUs
 
@@ -65,6 +66,8 @@ class RunConfig:
             raise ConfigError(f"--search-subset must be at least 20 images, got {self.search_subset}")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
+        if self.retrain_minutes is not None and self.retrain_minutes <= 0:
+            raise ConfigError(f"--retrain-minutes must be positive, got {self.retrain_minutes}")
         if self.budget_minutes is not None and self.budget_minutes <= 0:
             raise ConfigError(f"--budget-minutes must be positive, got {self.budget_minutes}")
         if (

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 import zlib
 from pathlib import Path
 
@@ -68,6 +69,9 @@ class TrialEngine:
         atomic.make_keras_tuner_writes_atomic()
         # Keras Tuner prints every failed trial's traceback; the display reports failures itself.
         kt_config.DEBUG = False
+        # Hyperband continues a trial from its predecessor's weights, without optimizer state:
+        # Keras warns about the optimizer variables it skips, as expected.
+        warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         self.base_seed = run_seed
         self.deadline = deadline
         self.display = display or Display()

