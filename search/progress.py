@@ -7,6 +7,7 @@ callback drive a `Display` instead.
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import keras
@@ -57,7 +58,8 @@ class Display:
         """No more trials will start."""
 
     def message(self, text: str) -> None:
-        """A line worth showing even when quiet is not set."""
+        """A line worth showing even with --quiet: a spent budget, a worker that died."""
+        print(text, file=sys.stderr)
 
 
 class DisplayCallback(keras.callbacks.Callback):
