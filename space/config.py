@@ -38,6 +38,10 @@ class SpaceConfig:
     size double (16, 32, 64, ...), dropout steps by 0.1 and momentum by 0.05, the learning
     rate is continuous on a log scale. A `_max` off that grid is never reached (filters
     16-100 tries 16, 32, 64).
+
+    Each block's width is searched on its own, unless `filters_doubling`: then only the first
+    block's width (filters_0) is searched and every later block has twice the one before
+    (32 -> 64 -> 128), the usual shape of a CNN that pools as it goes.
     """
 
     conv_blocks_min: int = 1
@@ -55,6 +59,7 @@ class SpaceConfig:
     batch_size_min: int = 32
     batch_size_max: int = 256
     augment: bool = False
+    filters_doubling: bool = False
 
     def __post_init__(self):
         self.validate()

@@ -27,13 +27,15 @@ class CNNHyperModel(kt.HyperModel):
         # Grid search hands integer hyperparameters over as floats (128.0): cast them.
         depth = int(hp.Int("conv_blocks", s.conv_blocks_min, s.conv_blocks_max))
         filters = []
-        for block in range(s.conv_blocks_max):
+        for block in range(1 if s.filters_doubling else s.conv_blocks_max):
             # Block i's width exists only in trials that have at least i+1 blocks.
             with hp.conditional_scope("conv_blocks", list(range(block + 1, s.conv_blocks_max + 1))):
                 if block < depth:
                     filters.append(
                         int(hp.Int(f"filters_{block}", s.filters_min, s.filters_max, step=2, sampling="log"))
                     )
+        if s.filters_doubling:
+            filters = [filters[0] * 2**block for block in range(depth)]
         units = int(hp.Int("dense_units", s.dense_units_min, s.dense_units_max, step=2, sampling="log"))
         dropout = (
             hp.Float("dropout", s.dropout_min, s.dropout_max, step=0.1)

@@ -437,3 +437,26 @@ def test_saved_model_loads_without_the_project(tmp_path, batch):
         reloaded = np.load(tmp_path / f"{name}.predictions.npy")
         assert reloaded.shape == (8, 10)
         np.testing.assert_allclose(reloaded, original, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_doubling_searches_only_the_first_width():
+    keras.backend.clear_session()
+    hp = kt.HyperParameters()
+    hp.values = {"conv_blocks": 3, "filters_0": 32}
+    space = SpaceConfig(conv_blocks_min=2, conv_blocks_max=3, filters_min=16, filters_max=32, filters_doubling=True)
+    model = CNNHyperModel(space).build(hp)
+    assert sorted(k for k in hp.values if k.startswith("filters")) == ["filters_0"]
+    assert [c.filters for c in layers_of(model, keras.layers.Conv2D)] == [32, 64, 128]
+    assert [16, 32] == list(hp.space[[p.name for p in hp.space].index("filters_0")].values)
+
+    hp.values["conv_blocks"] = 2
+    keras.backend.clear_session()
+    assert [c.filters for c in layers_of(CNNHyperModel(space).build(hp), keras.layers.Conv2D)] == [32, 64]
+
+
+def test_doubling_from_toml(tmp_path):
+    path = write_toml(tmp_path, "filters_doubling = true\nfilters_max = 32\n")
+    assert SpaceConfig.from_toml(path).filters_doubling is True
+    path = write_toml(tmp_path, 'filters_doubling = "yes"\n')
+    with pytest.raises(SpaceError, match="filters_doubling"):
+        SpaceConfig.from_toml(path)
