@@ -12,7 +12,7 @@ import pytest
 
 from runs import RUN_FILES, TINY_SPACE, run_cli, write_space
 from search.config import RunConfig
-from search.run import SearchError, run_search
+from search.run import SearchError, epochs_within, run_search
 from space import SpaceConfig
 
 
@@ -210,3 +210,15 @@ def test_no_trial_succeeding_is_reported_not_crashed(tmp_path):
     space = SpaceConfig(**{**TINY_SPACE, "learning_rate_min": 1e20, "learning_rate_max": 1e30})
     with pytest.raises(SearchError, match="failed"):
         run_search(tiny_config(tmp_path / "r", max_trials=2, max_epochs=1, space=space))
+
+
+def test_retrain_epochs_shrink_to_what_the_best_trials_speed_fits():
+    # Trial 0003 trained 2 epochs in 20 s on 12,000 images with 6,000 validated: 14,000 image-units,
+    # so 60,000 images take 20/2 * 60000/14000 = 42.9 s an epoch (49.3 s with augmentation).
+    rows = [{"trial_id": "0001", "seconds": 5.0, "epochs": 1}, {"trial_id": "0003", "seconds": 20.0, "epochs": 2}]
+    fit = dict(rows=rows, trial_id="0003", retrain_images=60000, search_images=12000, validation_images=6000)
+    assert epochs_within(10, 30, augment=False, **fit) == 14  # 600 s // 42.9 s
+    assert epochs_within(10, 30, augment=True, **fit) == 12  # 600 s // 49.3 s
+    assert epochs_within(10, 5, augment=True, **fit) == 5  # the epochs asked for fit
+    assert epochs_within(0.1, 5, augment=True, **fit) == 1  # never below one epoch
+    assert epochs_within(10, 7, augment=True, **{**fit, "trial_id": "0009"}) == 7  # no timing: as asked
