@@ -29,6 +29,11 @@ _SPACE = dict(
     batch_size_max=128,
 )
 
+# Widths that double block by block, three or four blocks deep. Measured on full MNIST with the
+# retrain's schedule and augmentation: the 2-block 32/64 winner of an earlier default search
+# reached 99.34% in 10 epochs and 99.41% in 20; 3 blocks of 32/64/128 reached 99.47% in 12.
+_DOUBLING_SPACE = dict(_SPACE, conv_blocks_min=3, conv_blocks_max=4, filters_max=32, filters_doubling=True)
+
 PRESETS = {
     "quick": dict(
         tuner="hyperband",
@@ -46,11 +51,11 @@ PRESETS = {
         hyperband_iterations=None,
         max_epochs=3,
         search_subset=12000,
-        budget_minutes=10.0,
-        epochs=10,
-        retrain_minutes=14.0,
+        budget_minutes=9.0,
+        epochs=30,
+        retrain_minutes=17.0,
         retrain_augment=True,
-        space=_SPACE,
+        space=_DOUBLING_SPACE,
     ),
     "thorough": dict(
         tuner="hyperband",
@@ -58,10 +63,10 @@ PRESETS = {
         max_epochs=6,
         search_subset=30000,
         budget_minutes=40.0,
-        epochs=20,
+        epochs=40,
         retrain_minutes=40.0,
         retrain_augment=True,
-        space=dict(_SPACE, filters_max=128),
+        space=dict(_DOUBLING_SPACE, conv_blocks_min=2, filters_max=64),
     ),
 }
 DEFAULT_PRESET = "default"
