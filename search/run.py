@@ -20,7 +20,7 @@ from search.config import ConfigError, RunConfig, describe_differences, key_hash
 from search.data import Dataset, load_dataset
 from search.engine import SearchError, last_error_line, read_trial_timing
 from search.progress import Display
-from search.retrain import evaluate, retrain
+from search.retrain import evaluate, retrain, seconds_per_epoch
 from search.split import stratified_subset, train_val_split
 from search.tuners import PROJECT, make_tuner, planned_trials
 from space import CNNHyperModel
@@ -126,30 +126,20 @@ def run_search(
     interrupts.check()
     best_trial = _best_trial(tuner)
     best_values = {k: v for k, v in best_trial.hyperparameters.values.items() if not k.startswith("tuner/")}
-    epochs = config.epochs or (best_trial.best_step + 1)
     trial_rows = trial_table(tuner)
-    if config.retrain_minutes:
-        epochs = epochs_within(
-            config.retrain_minutes,
-            epochs,
-            trial_rows,
-            best_trial.trial_id,
-            len(x_train) + len(x_val),
-            len(x_search),
-            config.retrain_augment,
-            validation_images=len(x_val),
-        )
-    retrain_key = {
+    _write_trials_csv(run_dir / TRIALS, trial_rows)
+    # What decides the retrain; the epoch count may then depend on measured speed.
+    retrain_request = {
         "hyperparameters": best_values,
-        "epochs": epochs,
+        "epochs_asked": config.epochs or (best_trial.best_step + 1),
+        "retrain_minutes": config.retrain_minutes,
         "schedule": config.retrain_schedule,
         "augment": config.retrain_augment,
         "trial_id": best_trial.trial_id,
     }
-    _write_trials_csv(run_dir / TRIALS, trial_rows)
 
     previous = _read_json(run_dir / METRICS)
-    if previous and previous.get("retrain") == retrain_key and (run_dir / MODEL).exists():
+    if previous and _request_of(previous.get("retrain")) == retrain_request and (run_dir / MODEL).exists():
         # The best is unchanged: its retrained model stands. New trials only update the counts.
         counts = _trial_counts(trial_rows)
         nothing_new = previous.get("trials") == counts
@@ -163,11 +153,23 @@ def run_search(
     atomic.write_json(run_dir / BEST_HPS, best_values)
 
     retrain_started = time.time()
+    x_all, y_all = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
+    epochs = retrain_request["epochs_asked"]
+    if config.retrain_minutes:
+        epoch_seconds = seconds_per_epoch(hypermodel, best_values, x_all, y_all, config.retrain_augment)
+        fit = max(1, int(config.retrain_minutes * 60 // epoch_seconds))
+        if fit < epochs:
+            display.message(
+                f"retraining {fit} of {epochs} epochs: one takes about {epoch_seconds:.0f} s here, "
+                f"and the retrain has {config.retrain_minutes:g} min"
+            )
+            epochs = fit
+    retrain_key = {**retrain_request, "epochs": epochs}
     model, history = retrain(
         hypermodel,
         best_values,
-        np.concatenate([x_train, x_val]),
-        np.concatenate([y_train, y_val]),
+        x_all,
+        y_all,
         epochs,
         seed=config.seed,
         display=display,
@@ -211,29 +213,9 @@ def run_search(
     return RunSummary(run_dir, metrics, best_values, _top(trial_rows), resumed_complete=False)
 
 
-AUGMENT_COST = 1.15  # measured: random shifts and rotations add about 15% to an epoch on a CPU
-# A validation image (forward pass only) costs about a third of a training image: with it, the
-# default run's estimate of 48 s per retrain epoch met the 47 s measured (56 s without it).
-VALIDATION_COST = 1 / 3
-
-
-def epochs_within(
-    minutes: float,
-    epochs: int,
-    rows: list[dict],
-    trial_id: str,
-    retrain_images: int,
-    search_images: int,
-    augment: bool,
-    validation_images: int = 0,
-) -> int:
-    """`epochs`, or fewer where the best trial's measured speed says they would not fit in `minutes`."""
-    row = next((r for r in rows if r["trial_id"] == trial_id), None)
-    if not row or not row.get("seconds") or not row.get("epochs"):
-        return epochs
-    per_image = row["seconds"] / row["epochs"] / (search_images + validation_images * VALIDATION_COST)
-    per_epoch = per_image * retrain_images * (AUGMENT_COST if augment else 1)
-    return max(1, min(epochs, int(minutes * 60 // per_epoch)))
+def _request_of(retrain_key: dict | None) -> dict | None:
+    """What decided a finished retrain: its key without the epoch count measured speed chose."""
+    return None if retrain_key is None else {k: v for k, v in retrain_key.items() if k != "epochs"}
 
 
 def prepare_run_dir(run_dir: Path, config: RunConfig, key: dict) -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from runs import RUN_FILES, TINY_SPACE, run_cli, write_space
 from search.config import RunConfig
-from search.run import SearchError, epochs_within, run_search
-from space import SpaceConfig
+from search.run import SearchError, run_search
+from space import CNNHyperModel, SpaceConfig
 
 
 def read_trials(run_dir) -> list[dict]:
@@ -212,13 +212,26 @@ def test_no_trial_succeeding_is_reported_not_crashed(tmp_path):
         run_search(tiny_config(tmp_path / "r", max_trials=2, max_epochs=1, space=space))
 
 
-def test_retrain_epochs_shrink_to_what_the_best_trials_speed_fits():
-    # Trial 0003 trained 2 epochs in 20 s on 12,000 images with 6,000 validated: 14,000 image-units,
-    # so 60,000 images take 20/2 * 60000/14000 = 42.9 s an epoch (49.3 s with augmentation).
-    rows = [{"trial_id": "0001", "seconds": 5.0, "epochs": 1}, {"trial_id": "0003", "seconds": 20.0, "epochs": 2}]
-    fit = dict(rows=rows, trial_id="0003", retrain_images=60000, search_images=12000, validation_images=6000)
-    assert epochs_within(10, 30, augment=False, **fit) == 14  # 600 s // 42.9 s
-    assert epochs_within(10, 30, augment=True, **fit) == 12  # 600 s // 49.3 s
-    assert epochs_within(10, 5, augment=True, **fit) == 5  # the epochs asked for fit
-    assert epochs_within(0.1, 5, augment=True, **fit) == 1  # never below one epoch
-    assert epochs_within(10, 7, augment=True, **{**fit, "trial_id": "0009"}) == 7  # no timing: as asked
+def test_the_retrain_cap_trims_epochs_by_measured_speed_and_a_resume_keeps_the_model(tmp_path):
+    capped = tiny_config(tmp_path / "r", max_trials=1, epochs=6, retrain_minutes=1e-4)
+    summary = run_search(capped)
+    assert summary.metrics["retrain"]["epochs"] == 1  # a fraction of a second fits less than one: never below 1
+    assert summary.metrics["retrain"]["epochs_asked"] == 6
+    model = (tmp_path / "r" / "best_model.keras").stat().st_mtime_ns
+    # Resuming the finished run measures nothing again and keeps the retrained model.
+    assert run_search(capped).resumed_complete
+    assert (tmp_path / "r" / "best_model.keras").stat().st_mtime_ns == model
+
+    roomy = run_search(tiny_config(tmp_path / "s", max_trials=1, epochs=3, retrain_minutes=60))
+    assert roomy.metrics["retrain"]["epochs"] == 3
+
+
+def test_one_retrain_epoch_is_timed_in_this_process():
+    from search.data import load_dataset
+    from search.retrain import seconds_per_epoch
+
+    digits = load_dataset("digits")
+    values = {"conv_blocks": 1, "filters_0": 8, "dense_units": 16, "learning_rate": 0.01, "batch_size": 64}
+    hypermodel = CNNHyperModel(SpaceConfig(**TINY_SPACE))
+    seconds = seconds_per_epoch(hypermodel, values, digits.x_train, digits.y_train, augment=True, steps=5)
+    assert 0 < seconds < 60  # about 23 steps of a tiny CNN
