@@ -80,7 +80,8 @@ def configuration_table(run: Run) -> TableData:
         ["seed", fmt(options.get("seed"))],
         [
             "retrain",
-            f"trial {fmt(retrain.get('trial_id'))}'s hyperparameters, {fmt(retrain.get('epochs'))} epochs, "
+            f"trial {fmt(retrain.get('trial_id'))}'s hyperparameters, {fmt(retrain.get('epochs'))} epochs"
+            f"{_trimmed(retrain)}, "
             f"{fmt(retrain.get('schedule'))} learning-rate schedule",
         ],
         ["best hyperparameters", _values(run.best_hyperparameters)],
@@ -247,3 +248,11 @@ def to_html(table: TableData) -> str:
     return (
         f"<table>\n<caption>{e(table.title)}</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody>\n</table>"
     )
+
+
+def _trimmed(retrain: dict) -> str:
+    """' of 30 asked (what fit in 16 min)' where the retrain's time cap trimmed the epochs."""
+    asked, minutes = retrain.get("epochs_asked"), retrain.get("retrain_minutes")
+    if asked is None or not minutes or asked == retrain.get("epochs"):
+        return ""
+    return f" of {asked} asked (what fit in {minutes:g} min)"

@@ -27,9 +27,9 @@ def _preset_help() -> str:
     for name, preset in PRESETS.items():
         lines.append(
             f"{name}: {preset['tuner']}, trials of up to {preset['max_epochs']} epochs on "
-            f"{preset['search_subset']} images, {preset['budget_minutes']:g} min of search, retrain "
-            f"{preset['epochs']} epochs{' with augmentation' if preset['retrain_augment'] else ''} "
-            f"(at most {preset['retrain_minutes']:g} min)"
+            f"{preset['search_subset']} images, {preset['budget_minutes']:g} min of search, retrain up to "
+            f"{preset['epochs']} epochs{' with augmentation' if preset['retrain_augment'] else ''}, "
+            f"as many as fit in {preset['retrain_minutes']:g} min"
         )
     return "; ".join(lines)
 
@@ -100,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--retrain-minutes",
         type=float,
         metavar="M",
-        help="retrain fewer epochs where the best trial's measured speed says --epochs would take longer "
-        "than M minutes (default: the preset's)",
+        help="retrain only as many of the epochs as fit in M minutes, timed on the best CNN before the retrain "
+        "(default: the preset's, unless --epochs is given)",
     )
     p.add_argument(
         "--augment",
@@ -163,7 +163,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         budget_minutes=chosen("budget_minutes"),
         hyperband_iterations=preset["hyperband_iterations"],
         retrain_augment=chosen("augment", "retrain_augment"),
-        retrain_minutes=chosen("retrain_minutes"),
+        # An explicit --epochs is what the user wants trained: the preset's time cap steps aside.
+        retrain_minutes=args.retrain_minutes if args.epochs is not None else chosen("retrain_minutes"),
         space=space,
         space_file=args.space,
         seed=args.seed,

@@ -65,9 +65,9 @@ PRESETS = {
         hyperband_iterations=None,
         max_epochs=5,
         search_subset=30000,
-        budget_minutes=35.0,
+        budget_minutes=30.0,
         epochs=40,
-        retrain_minutes=40.0,
+        retrain_minutes=35.0,
         retrain_augment=True,
         # The longest trial (4 blocks from 32 filters, 5 epochs on 30,000 images) runs about 3 min
         # past the budget; a 64-filter first block would be 4x that, and its retrain 4x slower.

@@ -56,23 +56,40 @@ def build_for_retrain(
 
 
 def seconds_per_epoch(
-    hypermodel: CNNHyperModel, values: dict, x: np.ndarray, y: np.ndarray, augment: bool, steps: int = 30
+    hypermodel: CNNHyperModel,
+    values: dict,
+    x: np.ndarray,
+    y: np.ndarray,
+    augment: bool,
+    steps: int = 40,
+    strategy=None,
 ) -> float:
-    """Time `steps` training steps of the CNN of `values` in this process, as the retrain will run
-    them; returns the seconds one epoch over `x` would take.
+    """Time training steps of the CNN of `values` in this process, as the retrain will run them;
+    returns the seconds one epoch over `x` would take.
 
     Measured here rather than extrapolated from the trials: on this 2-core machine the same
     network trained 20-30% slower late in a long search process than the trials predicted.
+    Two fits of `steps` and `steps // 4` steps are timed; their difference leaves out what
+    every fit() call costs once (about 1 s here: 16% of a 30-step timing).
     """
     import time
 
     keras.backend.clear_session()
-    model, batch_size = build_for_retrain(hypermodel, values, 1, len(x), "constant", augment)
-    count = min(len(x), batch_size * steps)
-    model.fit(x[: batch_size * 2], y[: batch_size * 2], batch_size=batch_size, epochs=1, verbose=0)  # tracing
-    started = time.perf_counter()
-    model.fit(x[:count], y[:count], batch_size=batch_size, epochs=1, verbose=0)
-    per_step = (time.perf_counter() - started) / math.ceil(count / batch_size)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model, batch_size = build_for_retrain(hypermodel, values, 1, len(x), "constant", augment)
+    callbacks = [StopOnInterrupt()]
+
+    def timed_fit(count: int) -> float:
+        started = time.perf_counter()
+        model.fit(x[:count], y[:count], batch_size=batch_size, epochs=1, verbose=0, callbacks=callbacks)
+        return time.perf_counter() - started
+
+    # Whole batches only: a partial last batch would trace the step again inside the timing.
+    long_steps = max(2, min(steps, len(x) // batch_size))
+    short_steps = max(1, long_steps // 4)
+    timed_fit(batch_size)  # tracing
+    short, long = timed_fit(batch_size * short_steps), timed_fit(batch_size * long_steps)
+    per_step = (long - short) / (long_steps - short_steps) if long > short else long / long_steps
     keras.backend.clear_session()
     return per_step * math.ceil(len(x) / batch_size)
 

@@ -32,6 +32,7 @@ HISTORY = "history.json"
 METRICS = "metrics.json"
 TRIALS = "trials.csv"
 PREDICTIONS = "test_predictions.npz"
+RETRAIN_PLAN = "retrain_plan.json"
 __all__ = ["RunSummary", "SearchError", "run_search"]
 
 
@@ -139,7 +140,7 @@ def run_search(
     }
 
     previous = _read_json(run_dir / METRICS)
-    if previous and _request_of(previous.get("retrain")) == retrain_request and (run_dir / MODEL).exists():
+    if previous and _same_retrain(previous.get("retrain"), retrain_request) and (run_dir / MODEL).exists():
         # The best is unchanged: its retrained model stands. New trials only update the counts.
         counts = _trial_counts(trial_rows)
         nothing_new = previous.get("trials") == counts
@@ -154,17 +155,11 @@ def run_search(
 
     retrain_started = time.time()
     x_all, y_all = np.concatenate([x_train, x_val]), np.concatenate([y_train, y_val])
-    epochs = retrain_request["epochs_asked"]
-    if config.retrain_minutes:
-        epoch_seconds = seconds_per_epoch(hypermodel, best_values, x_all, y_all, config.retrain_augment)
-        fit = max(1, int(config.retrain_minutes * 60 // epoch_seconds))
-        if fit < epochs:
-            display.message(
-                f"retraining {fit} of {epochs} epochs: one takes about {epoch_seconds:.0f} s here, "
-                f"and the retrain has {config.retrain_minutes:g} min"
-            )
-            epochs = fit
-    retrain_key = {**retrain_request, "epochs": epochs}
+    epochs, epoch_seconds = _plan_retrain(
+        run_dir, retrain_request, config, hypermodel, best_values, x_all, y_all, display, strategy
+    )
+    retrain_key = {**retrain_request, "epochs": epochs, "epoch_seconds": epoch_seconds}
+    interrupts.check()
     model, history = retrain(
         hypermodel,
         best_values,
@@ -213,9 +208,54 @@ def run_search(
     return RunSummary(run_dir, metrics, best_values, _top(trial_rows), resumed_complete=False)
 
 
+def _plan_retrain(
+    run_dir: Path, request: dict, config: RunConfig, hypermodel, values, x, y, display, strategy
+) -> tuple[int, float | None]:
+    """How many epochs the retrain runs, and the measured seconds of one (None when not capped).
+
+    Under `retrain_minutes` the count depends on the speed measured now, so it is written down
+    before training: a retrain redone after a kill or Ctrl-C runs the same epochs again.
+    """
+    plan = _read_json(run_dir / RETRAIN_PLAN)
+    if plan and plan.get("request") == request:
+        epochs, epoch_seconds = plan["epochs"], plan.get("epoch_seconds")
+    else:
+        started = time.time()
+        epochs, epoch_seconds = request["epochs_asked"], None
+        if config.retrain_minutes:
+            measured = seconds_per_epoch(hypermodel, values, x, y, config.retrain_augment, strategy=strategy)
+            epoch_seconds = round(measured, 2)
+            seconds_left = config.retrain_minutes * 60 - (time.time() - started)
+            epochs = max(1, min(epochs, int(seconds_left // epoch_seconds)))
+        plan = {"request": request, "epochs": epochs, "epoch_seconds": epoch_seconds}
+        atomic.write_json(run_dir / RETRAIN_PLAN, plan)
+    if epochs < request["epochs_asked"]:
+        display.message(
+            f"retraining {epochs} of {request['epochs_asked']} epochs: one takes about {epoch_seconds:.0f} s here, "
+            f"and the retrain has {config.retrain_minutes:g} min (--retrain-minutes)"
+        )
+    return epochs, epoch_seconds
+
+
 def _request_of(retrain_key: dict | None) -> dict | None:
-    """What decided a finished retrain: its key without the epoch count measured speed chose."""
-    return None if retrain_key is None else {k: v for k, v in retrain_key.items() if k != "epochs"}
+    """What decided a finished retrain: its key without what measured speed chose."""
+    if retrain_key is None:
+        return None
+    return {k: v for k, v in retrain_key.items() if k not in ("epochs", "epoch_seconds")}
+
+
+def _same_retrain(previous: dict | None, request: dict) -> bool:
+    """Whether a finished run's retrain answered `request`.
+
+    Records written before the epochs asked and the cap were kept hold neither: those
+    compare on what they do hold (hyperparameters, trial, schedule, augmentation).
+    """
+    old = _request_of(previous)
+    if old is None:
+        return False
+    if "epochs_asked" not in old:
+        return all(request.get(k) == v for k, v in old.items())
+    return old == request
 
 
 def prepare_run_dir(run_dir: Path, config: RunConfig, key: dict) -> None:

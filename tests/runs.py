@@ -17,6 +17,7 @@ RUN_FILES = (
     "metrics.json",
     "trials.csv",
     "test_predictions.npz",
+    "retrain_plan.json",
 )
 SEARCH_SCRIPT = ROOT / "scripts" / "search.py"
 

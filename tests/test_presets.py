@@ -59,6 +59,8 @@ def test_flags_given_win_over_the_preset(tmp_path):
         False,
     )
     assert c.space == SpaceConfig(conv_blocks_max=1)
+    assert c.retrain_minutes is None  # the epochs asked for are trained, not trimmed to the preset's cap
+    assert config("--epochs", "5", "--retrain-minutes", "3").retrain_minutes == 3
 
 
 def test_every_preset_space_builds_a_valid_range():

@@ -107,7 +107,7 @@ def test_kill_9_during_retraining_redoes_only_the_retrain(tmp_path, space_file):
     run_dir = tmp_path / "run"
     args = search_args(run_dir, space_file)
     proc = start_search(args)
-    wait_for(lambda: (run_dir / "best_hyperparameters.json").exists(), proc)
+    wait_for(lambda: (run_dir / "retrain_plan.json").exists(), proc)  # timed, now training
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (run_dir / "metrics.json").exists()

@@ -217,13 +217,26 @@ def test_the_retrain_cap_trims_epochs_by_measured_speed_and_a_resume_keeps_the_m
     summary = run_search(capped)
     assert summary.metrics["retrain"]["epochs"] == 1  # a fraction of a second fits less than one: never below 1
     assert summary.metrics["retrain"]["epochs_asked"] == 6
-    model = (tmp_path / "r" / "best_model.keras").stat().st_mtime_ns
     # Resuming the finished run measures nothing again and keeps the retrained model.
     assert run_search(capped).resumed_complete
-    assert (tmp_path / "r" / "best_model.keras").stat().st_mtime_ns == model
 
     roomy = run_search(tiny_config(tmp_path / "s", max_trials=1, epochs=3, retrain_minutes=60))
     assert roomy.metrics["retrain"]["epochs"] == 3
+    plan = json.loads((tmp_path / "s" / "retrain_plan.json").read_text())
+    assert plan["epochs"] == 3 and plan["epoch_seconds"] > 0
+
+
+def test_a_run_finished_before_the_retrain_record_grew_resumes_without_retraining(tmp_path):
+    config = tiny_config(tmp_path / "r", max_trials=1)
+    run_search(config)
+    metrics_path = tmp_path / "r" / "metrics.json"
+    metrics = json.loads(metrics_path.read_text())
+    for added in ("epochs_asked", "retrain_minutes", "epoch_seconds"):
+        del metrics["retrain"][added]
+    metrics_path.write_text(json.dumps(metrics))
+    model = (tmp_path / "r" / "best_model.keras").stat().st_mtime_ns
+    assert run_search(config).resumed_complete
+    assert (tmp_path / "r" / "best_model.keras").stat().st_mtime_ns == model
 
 
 def test_one_retrain_epoch_is_timed_in_this_process():
