@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import time
 
 import keras
 import keras_tuner as kt
@@ -61,35 +62,27 @@ def seconds_per_epoch(
     x: np.ndarray,
     y: np.ndarray,
     augment: bool,
-    steps: int = 40,
+    steps: int = 30,
     strategy=None,
 ) -> float:
-    """Time training steps of the CNN of `values` in this process, as the retrain will run them;
-    returns the seconds one epoch over `x` would take.
+    """Time `steps` training steps of the CNN of `values` in this process, as the retrain will run
+    them; returns the seconds one epoch over `x` would take.
 
     Measured here rather than extrapolated from the trials: on this 2-core machine the same
     network trained 20-30% slower late in a long search process than the trials predicted.
-    Two fits of `steps` and `steps // 4` steps are timed; their difference leaves out what
-    every fit() call costs once (about 1 s here: 16% of a 30-step timing).
+    The timing includes one fit()'s start-up, so it errs long (80 s predicted, 61 s run in the
+    measured default run): the retrain ends inside its minutes.
     """
-    import time
-
     keras.backend.clear_session()
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model, batch_size = build_for_retrain(hypermodel, values, 1, len(x), "constant", augment)
-    callbacks = [StopOnInterrupt()]
-
-    def timed_fit(count: int) -> float:
-        started = time.perf_counter()
-        model.fit(x[:count], y[:count], batch_size=batch_size, epochs=1, verbose=0, callbacks=callbacks)
-        return time.perf_counter() - started
-
     # Whole batches only: a partial last batch would trace the step again inside the timing.
-    long_steps = max(2, min(steps, len(x) // batch_size))
-    short_steps = max(1, long_steps // 4)
-    timed_fit(batch_size)  # tracing
-    short, long = timed_fit(batch_size * short_steps), timed_fit(batch_size * long_steps)
-    per_step = (long - short) / (long_steps - short_steps) if long > short else long / long_steps
+    count = batch_size * max(1, min(steps, len(x) // batch_size))
+    callbacks = [StopOnInterrupt()]
+    model.fit(x[: batch_size * 2], y[: batch_size * 2], batch_size=batch_size, epochs=1, verbose=0, callbacks=callbacks)
+    started = time.perf_counter()
+    model.fit(x[:count], y[:count], batch_size=batch_size, epochs=1, verbose=0, callbacks=callbacks)
+    per_step = (time.perf_counter() - started) / math.ceil(count / batch_size)
     keras.backend.clear_session()
     return per_step * math.ceil(len(x) / batch_size)
 
