@@ -87,6 +87,38 @@ def seconds_per_epoch(
     return per_step * math.ceil(len(x) / batch_size)
 
 
+class FitInSeconds(keras.callbacks.Callback):
+    """Keeps a retrain inside `seconds`: once its first epoch is timed, it trains only the epochs
+    that fit, and shortens the cosine decay to end with them.
+
+    The timing before the retrain is a few dozen steps and errs either way on a noisy machine
+    (42 s and 80 s predicted for the same 61 s epoch); a whole epoch is what the rest will cost.
+    The warm-up is unchanged, so the first epoch trains the same whatever the outcome.
+    """
+
+    def __init__(self, seconds: float, epochs: int, steps_per_epoch: int, schedule):
+        super().__init__()
+        self.seconds, self.epochs, self.steps_per_epoch, self.schedule = seconds, epochs, steps_per_epoch, schedule
+        self.trimmed_from: int | None = None
+        self.first_epoch_seconds: float | None = None
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 0 and self.epochs > 1:
+            self.first_epoch_seconds = time.perf_counter() - self.started
+            fit = max(1, int(self.seconds // self.first_epoch_seconds))
+            if fit < self.epochs:
+                self.trimmed_from, self.epochs = self.epochs, fit
+                if isinstance(self.schedule, keras.optimizers.schedules.CosineDecay):
+                    warmup = self.schedule.warmup_steps
+                    self.schedule.decay_steps = max(1, fit * self.steps_per_epoch - warmup)
+                    self.model.make_train_function(force=True)  # the step reads the schedule when traced
+        if epoch + 1 >= self.epochs:
+            self.model.stop_training = True
+
+
 def retrain(
     hypermodel: CNNHyperModel,
     values: dict,
@@ -98,10 +130,12 @@ def retrain(
     schedule: str = "cosine",
     augment: bool = False,
     strategy=None,
+    seconds: float | None = None,
 ) -> tuple[keras.Model, list[dict]]:
     """Train the best CNN from scratch on (x, y); returns the model and one dict per epoch.
 
     `strategy`: a tf.distribute strategy to build the model under (several GPUs).
+    `seconds`: stop at the epochs that fit in this time, judged by the first (see FitInSeconds).
     """
     keras.utils.set_random_seed(seed)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
@@ -111,10 +145,20 @@ def retrain(
         StopOnInterrupt(),
         DisplayCallback(display or Display(), label="retrain"),
     ]
+    guard = None
+    if seconds is not None:
+        # Keras keeps a schedule passed to an optimizer as its `_learning_rate`; there is no public handle.
+        guard = FitInSeconds(seconds, epochs, math.ceil(len(x) / batch_size), model.optimizer._learning_rate)
+        callbacks.insert(0, guard)
     try:
         history = model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=callbacks, verbose=0)
     except kt.errors.FailedTrialError as e:
         raise RetrainError(str(e)) from None
+    if guard and guard.trimmed_from:
+        (display or Display()).message(
+            f"retrained {guard.epochs} of the {guard.trimmed_from} epochs planned: the first took "
+            f"{guard.first_epoch_seconds:.0f} s, more would not have fit in {seconds / 60:.1f} min"
+        )
     epochs_log = []
     for epoch in range(len(history.epoch)):
         entry = {"epoch": epoch + 1}

@@ -171,7 +171,9 @@ def run_search(
         schedule=config.retrain_schedule,
         augment=config.retrain_augment,
         strategy=strategy,
+        seconds=config.retrain_minutes * 60 - (time.time() - retrain_started) if config.retrain_minutes else None,
     )
+    retrain_key["epochs"] = len(history)  # fewer than planned where the first epoch showed they would not fit
     display.search_end()
     retrain_seconds = time.time() - retrain_started
     atomic.save_model(model, run_dir / MODEL)

@@ -6,6 +6,7 @@ import csv
 import json
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -248,3 +249,27 @@ def test_one_retrain_epoch_is_timed_in_this_process():
     hypermodel = CNNHyperModel(SpaceConfig(**TINY_SPACE))
     seconds = seconds_per_epoch(hypermodel, values, digits.x_train, digits.y_train, augment=True, steps=5)
     assert 0 < seconds < 60  # about 23 steps of a tiny CNN
+
+
+def test_a_retrain_whose_first_epoch_shows_the_rest_would_not_fit_stops_with_its_decay_complete():
+    import keras
+
+    from search.data import load_dataset
+    from search.retrain import FitInSeconds, build_for_retrain
+
+    digits = load_dataset("digits")
+    x, y = digits.x_train, digits.y_train
+    values = {"conv_blocks": 1, "filters_0": 8, "dense_units": 16, "learning_rate": 0.05, "batch_size": 64}
+    model, batch_size = build_for_retrain(CNNHyperModel(SpaceConfig(**TINY_SPACE)), values, 6, len(x), "cosine")
+    steps = -(-len(x) // batch_size)
+    guard = FitInSeconds(2500, 6, steps, model.optimizer._learning_rate)
+    guard.on_train_begin = lambda logs=None: setattr(guard, "started", time.perf_counter() - 1000)  # a slow machine
+    history = model.fit(x, y, batch_size=batch_size, epochs=6, callbacks=[guard], verbose=0)
+    assert len(history.epoch) == 2 and guard.trimmed_from == 6  # 2,500 s hold two epochs of 1,000 s
+    # The cosine decay now ends with the second epoch: the rate is back to 0, not mid-way down.
+    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) < 1e-6
+
+    model, batch_size = build_for_retrain(CNNHyperModel(SpaceConfig(**TINY_SPACE)), values, 3, len(x), "cosine")
+    roomy = FitInSeconds(600, 3, steps, model.optimizer._learning_rate)
+    assert len(model.fit(x, y, batch_size=batch_size, epochs=3, callbacks=[roomy], verbose=0).epoch) == 3
+    assert roomy.trimmed_from is None
