@@ -92,7 +92,7 @@ class FitInSeconds(keras.callbacks.Callback):
     that fit, and shortens the cosine decay to end with them.
 
     The timing before the retrain is a few dozen steps and errs either way on a noisy machine
-    (42 s and 80 s predicted for the same 61 s epoch); a whole epoch is what the rest will cost.
+    (42 s and 80 s predicted for epochs that ran 66 s and 61 s); a whole epoch is what the rest will cost.
     The warm-up is unchanged, so the first epoch trains the same whatever the outcome.
     """
 
