@@ -39,10 +39,11 @@ def learning_rate_schedule(peak: float, steps: int, kind: str = "cosine"):
 
 def build_for_retrain(
     hypermodel: CNNHyperModel, values: dict, epochs: int, train_size: int, schedule: str, augment: bool = False
-) -> tuple[keras.Model, int]:
-    """The CNN of `values`, compiled with the retrain's schedule; returns (model, batch size).
+) -> tuple[keras.Model, int, object]:
+    """The CNN of `values`, compiled with the retrain's schedule; returns (model, batch size, schedule).
 
-    `augment` adds random shifts and rotations, active in training only.
+    `augment` adds random shifts and rotations, active in training only. The schedule is a
+    CosineDecay, or the searched rate itself for schedule="constant".
     """
     hp = kt.HyperParameters()
     hp.values = dict(values)
@@ -53,7 +54,7 @@ def build_for_retrain(
     steps = epochs * math.ceil(train_size / batch_size)
     schedule = learning_rate_schedule(float(model.optimizer.learning_rate), steps, schedule)
     compile_cnn(model, schedule, float(model.optimizer.momentum))
-    return model, batch_size
+    return model, batch_size, schedule
 
 
 def seconds_per_epoch(
@@ -75,7 +76,7 @@ def seconds_per_epoch(
     """
     keras.backend.clear_session()
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model, batch_size = build_for_retrain(hypermodel, values, 1, len(x), "constant", augment)
+        model, batch_size, _ = build_for_retrain(hypermodel, values, 1, len(x), "constant", augment)
     # Whole batches only: a partial last batch would trace the step again inside the timing.
     count = batch_size * max(1, min(steps, len(x) // batch_size))
     callbacks = [StopOnInterrupt()]
@@ -139,7 +140,7 @@ def retrain(
     """
     keras.utils.set_random_seed(seed)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model, batch_size = build_for_retrain(hypermodel, values, epochs, len(x), schedule, augment)
+        model, batch_size, rate = build_for_retrain(hypermodel, values, epochs, len(x), schedule, augment)
     callbacks = [
         StopOnDivergence("retraining the best trial"),
         StopOnInterrupt(),
@@ -147,8 +148,7 @@ def retrain(
     ]
     guard = None
     if seconds is not None:
-        # Keras keeps a schedule passed to an optimizer as its `_learning_rate`; there is no public handle.
-        guard = FitInSeconds(seconds, epochs, math.ceil(len(x) / batch_size), model.optimizer._learning_rate)
+        guard = FitInSeconds(seconds, epochs, math.ceil(len(x) / batch_size), rate)
         callbacks.insert(0, guard)
     try:
         history = model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=callbacks, verbose=0)

@@ -239,22 +239,16 @@ def _plan_retrain(
     return epochs, epoch_seconds
 
 
-def _request_of(retrain_key: dict | None) -> dict | None:
-    """What decided a finished retrain: its key without what measured speed chose."""
-    if retrain_key is None:
-        return None
-    return {k: v for k, v in retrain_key.items() if k not in ("epochs", "epoch_seconds")}
-
-
 def _same_retrain(previous: dict | None, request: dict) -> bool:
     """Whether a finished run's retrain answered `request`.
 
     Records written before the epochs asked and the cap were kept hold neither: those
     compare on what they do hold (hyperparameters, trial, schedule, augmentation).
     """
-    old = _request_of(previous)
-    if old is None:
+    if previous is None:
         return False
+    # What measured speed chose (epochs, epoch_seconds) is not part of what was asked.
+    old = {k: v for k, v in previous.items() if k not in ("epochs", "epoch_seconds")}
     if "epochs_asked" not in old:
         return all(request.get(k) == v for k, v in old.items())
     return old == request

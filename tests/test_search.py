@@ -260,16 +260,16 @@ def test_a_retrain_whose_first_epoch_shows_the_rest_would_not_fit_stops_with_its
     digits = load_dataset("digits")
     x, y = digits.x_train, digits.y_train
     values = {"conv_blocks": 1, "filters_0": 8, "dense_units": 16, "learning_rate": 0.05, "batch_size": 64}
-    model, batch_size = build_for_retrain(CNNHyperModel(SpaceConfig(**TINY_SPACE)), values, 6, len(x), "cosine")
+    model, batch_size, rate = build_for_retrain(CNNHyperModel(SpaceConfig(**TINY_SPACE)), values, 6, len(x), "cosine")
     steps = -(-len(x) // batch_size)
-    guard = FitInSeconds(2500, 6, steps, model.optimizer._learning_rate)
+    guard = FitInSeconds(2500, 6, steps, rate)
     guard.on_train_begin = lambda logs=None: setattr(guard, "started", time.perf_counter() - 1000)  # a slow machine
     history = model.fit(x, y, batch_size=batch_size, epochs=6, callbacks=[guard], verbose=0)
     assert len(history.epoch) == 2 and guard.trimmed_from == 6  # 2,500 s hold two epochs of 1,000 s
     # The cosine decay now ends with the second epoch: the rate is back to 0, not mid-way down.
     assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) < 1e-6
 
-    model, batch_size = build_for_retrain(CNNHyperModel(SpaceConfig(**TINY_SPACE)), values, 3, len(x), "cosine")
-    roomy = FitInSeconds(600, 3, steps, model.optimizer._learning_rate)
+    model, batch_size, rate = build_for_retrain(CNNHyperModel(SpaceConfig(**TINY_SPACE)), values, 3, len(x), "cosine")
+    roomy = FitInSeconds(600, 3, steps, rate)
     assert len(model.fit(x, y, batch_size=batch_size, epochs=3, callbacks=[roomy], verbose=0).epoch) == 3
     assert roomy.trimmed_from is None
