@@ -88,35 +88,53 @@ def seconds_per_epoch(
     return per_step * math.ceil(len(x) / batch_size)
 
 
-class FitInSeconds(keras.callbacks.Callback):
-    """Keeps a retrain inside `seconds`: once its first epoch is timed, it trains only the epochs
-    that fit, and shortens the cosine decay to end with them.
+class EpochSeconds(keras.callbacks.Callback):
+    """Records how long each epoch took, from the end of the one before (the first includes tracing)."""
+
+    clock = staticmethod(time.perf_counter)
+
+    def __init__(self):
+        super().__init__()
+        self.epoch_seconds: list[float] = []
+
+    def on_train_begin(self, logs=None):
+        self.started = self.last = self.clock()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = self.clock()
+        self.epoch_seconds.append(now - self.last)
+        self.last = now
+
+
+class FitInSeconds(EpochSeconds):
+    """Keeps a retrain inside `seconds`: after each epoch it keeps only the epochs that still fit at
+    the pace seen, and shortens the cosine decay to end with them.
 
     The timing before the retrain is a few dozen steps and errs either way on a noisy machine
-    (42 s and 80 s predicted for epochs that ran 66 s and 61 s); a whole epoch is what the rest will cost.
-    The warm-up is unchanged, so the first epoch trains the same whatever the outcome.
+    (42 s and 80 s predicted for epochs that ran 66 s and 61 s), and a shared machine can slow
+    down mid-run (a first epoch of 49 s, then 19 averaging 72 s). The pace is the slower of the
+    mean epoch and the latest one. The warm-up is unchanged, so the first epoch trains the same
+    whatever the outcome; a trim later on steps the rate down to the shortened decay.
     """
 
     def __init__(self, seconds: float, epochs: int, steps_per_epoch: int, schedule):
         super().__init__()
         self.seconds, self.epochs, self.steps_per_epoch, self.schedule = seconds, epochs, steps_per_epoch, schedule
         self.trimmed_from: int | None = None
-        self.first_epoch_seconds: float | None = None
-
-    def on_train_begin(self, logs=None):
-        self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == 0 and self.epochs > 1:
-            self.first_epoch_seconds = time.perf_counter() - self.started
-            fit = max(1, int(self.seconds // self.first_epoch_seconds))
-            if fit < self.epochs:
-                self.trimmed_from, self.epochs = self.epochs, fit
-                if isinstance(self.schedule, keras.optimizers.schedules.CosineDecay):
-                    warmup = self.schedule.warmup_steps
-                    self.schedule.decay_steps = max(1, fit * self.steps_per_epoch - warmup)
-                    self.model.make_train_function(force=True)  # the step reads the schedule when traced
-        if epoch + 1 >= self.epochs:
+        super().on_epoch_end(epoch, logs)
+        done = epoch + 1
+        elapsed = self.last - self.started
+        pace = max(elapsed / done, self.epoch_seconds[-1])
+        fit = max(done, done + int((self.seconds - elapsed) // pace))
+        if fit < self.epochs:
+            self.trimmed_from = self.trimmed_from or self.epochs
+            self.epochs = fit
+            if fit > done and isinstance(self.schedule, keras.optimizers.schedules.CosineDecay):
+                self.schedule.decay_steps = max(1, fit * self.steps_per_epoch - self.schedule.warmup_steps)
+                self.model.make_train_function(force=True)  # the step reads the schedule when traced
+        if done >= self.epochs:
             self.model.stop_training = True
 
 
@@ -136,7 +154,8 @@ def retrain(
     """Train the best CNN from scratch on (x, y); returns the model and one dict per epoch.
 
     `strategy`: a tf.distribute strategy to build the model under (several GPUs).
-    `seconds`: stop at the epochs that fit in this time, judged by the first (see FitInSeconds).
+    `seconds`: stop at the epochs that fit in this time, judged epoch by epoch (see FitInSeconds).
+    Each epoch's dict holds its metrics and `seconds`.
     """
     keras.utils.set_random_seed(seed)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
@@ -146,23 +165,25 @@ def retrain(
         StopOnInterrupt(),
         DisplayCallback(display or Display(), label="retrain"),
     ]
-    guard = None
+    timer = EpochSeconds()
     if seconds is not None:
-        guard = FitInSeconds(seconds, epochs, math.ceil(len(x) / batch_size), rate)
-        callbacks.insert(0, guard)
+        timer = FitInSeconds(seconds, epochs, math.ceil(len(x) / batch_size), rate)
+    callbacks.insert(0, timer)
     try:
         history = model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=callbacks, verbose=0)
     except kt.errors.FailedTrialError as e:
         raise RetrainError(str(e)) from None
-    if guard and guard.trimmed_from:
+    times = timer.epoch_seconds
+    if getattr(timer, "trimmed_from", None):
         (display or Display()).message(
-            f"retrained {guard.epochs} of the {guard.trimmed_from} epochs planned: the first took "
-            f"{guard.first_epoch_seconds:.0f} s, more would not have fit in {seconds / 60:.1f} min"
+            f"retrained {len(times)} of the {timer.trimmed_from} epochs planned: epochs took {min(times):.0f}-"
+            f"{max(times):.0f} s, more would not have fit in {seconds / 60:.1f} min"
         )
     epochs_log = []
     for epoch in range(len(history.epoch)):
         entry = {"epoch": epoch + 1}
         entry.update({k: float(v[epoch]) for k, v in history.history.items()})
+        entry["seconds"] = round(times[epoch], 2)
         epochs_log.append(entry)
     return model, epochs_log
 

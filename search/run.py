@@ -173,7 +173,7 @@ def run_search(
         strategy=strategy,
         seconds=config.retrain_minutes * 60 - (time.time() - retrain_started) if config.retrain_minutes else None,
     )
-    retrain_key["epochs"] = len(history)  # fewer than planned where the first epoch showed they would not fit
+    retrain_key["epochs"] = len(history)  # fewer than planned where the epochs run showed the rest would not fit
     display.search_end()
     retrain_seconds = time.time() - retrain_started
     atomic.save_model(model, run_dir / MODEL)

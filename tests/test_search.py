@@ -6,7 +6,6 @@ import csv
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -251,25 +250,48 @@ def test_one_retrain_epoch_is_timed_in_this_process():
     assert 0 < seconds < 60  # about 23 steps of a tiny CNN
 
 
-def test_a_retrain_whose_first_epoch_shows_the_rest_would_not_fit_stops_with_its_decay_complete():
+def _guard_on_a_clock(seconds, epochs, steps, schedule, ticks):
+    """A FitInSeconds whose clock reads `ticks` in turn: a machine whose epochs take what the test says."""
+    from search.retrain import FitInSeconds
+
+    readings = iter(ticks)
+    guard = FitInSeconds(seconds, epochs, steps, schedule)
+    guard.clock = lambda: next(readings)
+    return guard
+
+
+def _rate_now(model) -> float:
     import keras
 
+    return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+
+def test_a_retrain_whose_epochs_show_the_rest_would_not_fit_stops_with_its_decay_complete():
     from search.data import load_dataset
     from search.retrain import FitInSeconds, build_for_retrain
 
     digits = load_dataset("digits")
     x, y = digits.x_train, digits.y_train
     values = {"conv_blocks": 1, "filters_0": 8, "dense_units": 16, "learning_rate": 0.05, "batch_size": 64}
-    model, batch_size, rate = build_for_retrain(CNNHyperModel(SpaceConfig(**TINY_SPACE)), values, 6, len(x), "cosine")
-    steps = -(-len(x) // batch_size)
-    guard = FitInSeconds(2500, 6, steps, rate)
-    guard.on_train_begin = lambda logs=None: setattr(guard, "started", time.perf_counter() - 1000)  # a slow machine
-    history = model.fit(x, y, batch_size=batch_size, epochs=6, callbacks=[guard], verbose=0)
-    assert len(history.epoch) == 2 and guard.trimmed_from == 6  # 2,500 s hold two epochs of 1,000 s
-    # The cosine decay now ends with the second epoch: the rate is back to 0, not mid-way down.
-    assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) < 1e-6
+    hypermodel = CNNHyperModel(SpaceConfig(**TINY_SPACE))
+    steps = -(-len(x) // 64)
 
-    model, batch_size, rate = build_for_retrain(CNNHyperModel(SpaceConfig(**TINY_SPACE)), values, 3, len(x), "cosine")
+    # A slow first epoch: 2,500 s hold two epochs of 1,000 s, not six.
+    model, batch_size, rate = build_for_retrain(hypermodel, values, 6, len(x), "cosine")
+    guard = _guard_on_a_clock(2500, 6, steps, rate, [0, 1000, 2000])
+    history = model.fit(x, y, batch_size=batch_size, epochs=6, callbacks=[guard], verbose=0)
+    assert len(history.epoch) == 2 and guard.trimmed_from == 6 and guard.epoch_seconds == [1000, 1000]
+    # The cosine decay now ends with the second epoch: the rate is back to 0, not mid-way down.
+    assert _rate_now(model) < 1e-6
+
+    # A machine that slows down mid-run: 100 s epochs, then a 200 s one; 600 s then hold 4 epochs.
+    model, batch_size, rate = build_for_retrain(hypermodel, values, 6, len(x), "cosine")
+    guard = _guard_on_a_clock(600, 6, steps, rate, [0, 100, 200, 400, 500])
+    history = model.fit(x, y, batch_size=batch_size, epochs=6, callbacks=[guard], verbose=0)
+    assert len(history.epoch) == 4 and guard.trimmed_from == 6
+    assert _rate_now(model) < 1e-6
+
+    model, batch_size, rate = build_for_retrain(hypermodel, values, 3, len(x), "cosine")
     roomy = FitInSeconds(600, 3, steps, rate)
     assert len(model.fit(x, y, batch_size=batch_size, epochs=3, callbacks=[roomy], verbose=0).epoch) == 3
-    assert roomy.trimmed_from is None
+    assert roomy.trimmed_from is None and len(roomy.epoch_seconds) == 3
