@@ -71,8 +71,8 @@ def seconds_per_epoch(
 
     Measured here rather than extrapolated from the trials: on this 2-core machine the same
     network trained 20-30% slower late in a long search process than the trials predicted.
-    The timing includes one fit()'s start-up, so it errs long (80 s predicted, 61 s run in the
-    measured default run): the retrain ends inside its minutes.
+    A few dozen steps still err either way on a shared machine (80 s predicted for 61 s epochs,
+    46 s for epochs that averaged 73 s); FitInSeconds corrects the plan epoch by epoch.
     """
     keras.backend.clear_session()
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
@@ -112,7 +112,7 @@ class FitInSeconds(EpochSeconds):
 
     The timing before the retrain is a few dozen steps and errs either way on a noisy machine
     (42 s and 80 s predicted for epochs that ran 66 s and 61 s), and a shared machine can slow
-    down mid-run (a first epoch of 49 s, then 19 averaging 72 s). The pace is the slower of the
+    down mid-run (a first epoch of 49 s, then 18 of about 73 s). The pace is the slower of the
     mean epoch and the latest one. The warm-up is unchanged, so the first epoch trains the same
     whatever the outcome; a trim later on steps the rate down to the shortened decay.
     """
@@ -174,7 +174,7 @@ def retrain(
     except kt.errors.FailedTrialError as e:
         raise RetrainError(str(e)) from None
     times = timer.epoch_seconds
-    if getattr(timer, "trimmed_from", None):
+    if isinstance(timer, FitInSeconds) and timer.trimmed_from:
         (display or Display()).message(
             f"retrained {len(times)} of the {timer.trimmed_from} epochs planned: epochs took {min(times):.0f}-"
             f"{max(times):.0f} s, more would not have fit in {seconds / 60:.1f} min"
