@@ -16,6 +16,8 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from results import layout
+
 WRONG = "#d62728"
 RIGHT = "#1a1a1a"
 BEST = "#ff7f0e"
@@ -176,7 +178,7 @@ def curves_figure(
 
 def trials_figure(trials: list[dict], hp_names: list[str], log_scaled: set[str]) -> tuple[Figure, dict]:
     """Validation accuracy against each hyperparameter, and per trial in the order they ran with the best so far."""
-    done = [t for t in trials if t.get("status") == "COMPLETED" and _is_number(t.get("val_accuracy"))]
+    done = [t for t in trials if t.get("status") == layout.COMPLETED and _is_number(t.get("val_accuracy"))]
     best = max(done, key=lambda t: t["val_accuracy"]) if done else None
     shown = [name for name in hp_names if any(_is_number(t.get(name)) for t in done)]
     columns = min(4, max(1, len(shown)))
@@ -219,7 +221,14 @@ def trials_figure(trials: list[dict], hp_names: list[str], log_scaled: set[str])
         ax.set_ylabel("val accuracy")
         ax.grid(alpha=0.3)
 
-    order_ax = fig.add_subplot(grid[rows, :])
+    # Failed trials have no score: drawn on a line of their own, below the rest.
+    order = _trials_in_order(fig.add_subplot(grid[rows, :]), trials, done, (low - pad, high + pad), low - pad / 2)
+    data = {"hyperparameters": points, "log_scale": log_axes, "order": order}
+    return fig, data
+
+
+def _trials_in_order(order_ax, trials: list[dict], done: list[dict], ylim: tuple, floor: float) -> dict:
+    """Each trial's val accuracy in start order, the best so far, and failed trials on the line at `floor`."""
     number = list(range(1, len(trials) + 1))
     done_ids = {id(t) for t in done}
     scores = [t["val_accuracy"] if id(t) in done_ids else None for t in trials]
@@ -236,10 +245,9 @@ def trials_figure(trials: list[dict], hp_names: list[str], log_scaled: set[str])
     if steps:
         order_ax.step(*zip(*steps, strict=True), where="post", color=BEST, linewidth=2, label="best so far")
     if failed:
-        floor = low - pad / 2  # failed trials have no score: drawn on a line of their own, below the rest
         order_ax.scatter(failed, [floor] * len(failed), marker="x", s=40, color=WRONG, label="failed trial", zorder=3)
     order_ax.margins(x=0.02)
-    order_ax.set_ylim(low - pad, high + pad)
+    order_ax.set_ylim(*ylim)
     order_ax.set_title("Trials in the order they ran")
     order_ax.set_xlabel("trial number (start order)")
     order_ax.set_ylabel("val accuracy")
@@ -247,12 +255,7 @@ def trials_figure(trials: list[dict], hp_names: list[str], log_scaled: set[str])
     order_ax.grid(alpha=0.3)
     if ok or failed:
         order_ax.legend(fontsize=8, loc="best")
-    data = {
-        "hyperparameters": points,
-        "log_scale": log_axes,
-        "order": {"trial_id": [t.get("trial_id") for t in trials], "val_accuracy": scores, "best_so_far": best_so_far},
-    }
-    return fig, data
+    return {"trial_id": [t.get("trial_id") for t in trials], "val_accuracy": scores, "best_so_far": best_so_far}
 
 
 def _log_ticks(low: float, high: float) -> list[float]:

@@ -8,10 +8,9 @@ import html
 import json
 from pathlib import Path
 
-from results import plots
+from results import atomic, layout, plots
 from results.run import Run
 from results.tables import TableData, ranked_trials, report_tables, to_html
-from search import atomic
 
 PICTURES = ("predictions", "confusion", "curves", "trials")
 CAPTIONS = {
@@ -56,7 +55,7 @@ def write_report(run: Run, dpi: int = DPI) -> Report:
         atomic.write_bytes(files[name], images[name])
         data[name] = shown
     tables = report_tables(run)
-    files["json"] = folder / "report.json"
+    files["json"] = folder / layout.REPORT_JSON
     summary = {
         "run": str(run.path),
         "test_accuracy": run.metrics.get("test_accuracy"),
@@ -65,7 +64,7 @@ def write_report(run: Run, dpi: int = DPI) -> Report:
         "tables": [t.as_dict() for t in tables],
     }
     atomic.write_text(files["json"], json.dumps(summary, indent=1) + "\n")
-    files["html"] = folder / "index.html"
+    files["html"] = folder / layout.REPORT_HTML
     atomic.write_text(files["html"], render_html(run, tables, images))
     return Report(folder, files, data, tables)
 

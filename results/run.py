@@ -1,6 +1,6 @@
 """A finished run directory, read-only: configuration, trials, metrics, curves, predictions, model.
 
-The layout is the contract in docs/run-directory.md. Nothing here trains or imports `search`.
+The layout is the contract in results/layout.py and docs/run-directory.md. Nothing here trains or imports `search`.
 """
 
 from __future__ import annotations
@@ -13,23 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-CONFIG = "config.json"
-BEST_HPS = "best_hyperparameters.json"
-MODEL = "best_model.keras"
-HISTORY = "history.json"
-METRICS = "metrics.json"
-TRIALS = "trials.csv"
-PREDICTIONS = "test_predictions.npz"
-TUNER = "tuner"
-TRIAL_RECORD = "mnist_tuner.json"
-ORACLE = "oracle.json"
-REPORT = "report"
-
-METRICS_KEYS = ("test_accuracy", "test_loss", "test_count", "per_class_accuracy", "confusion_matrix")
-# trials.csv columns that are not hyperparameters (used when the header is not in the usual order).
-BOOKKEEPING_COLUMNS = ("trial_id", "status", "val_accuracy", "epochs", "seconds", "rss_mb", "message")
-# trials.csv columns that stay text even when they look like numbers ("0000" is a Hyperband id).
-TEXT_COLUMNS = ("trial_id", "status", "message", "tuner/trial_id")
+from results import layout
+from results.layout import BEST_HPS, CONFIG, HISTORY, METRICS, MODEL, ORACLE, PREDICTIONS, REPORT, TRIALS, TUNER
 
 
 class RunError(ValueError):
@@ -66,11 +51,17 @@ def open_run(path: str | Path) -> Run:
         raise RunError(f"{path}: not a folder (give the run directory)")
     if not (path / CONFIG).is_file():
         raise RunError(f"{path}: not a run directory (no {CONFIG})")
+    run = Run(path)
+    if layout.format_of(run.config) > layout.FORMAT_VERSION:
+        raise RunError(
+            f"{path}: written by a newer mnist-tuner (run-directory format {layout.format_of(run.config)}, "
+            f"this one reads up to {layout.FORMAT_VERSION}); upgrade mnist-tuner to read it"
+        )
     if not (path / METRICS).is_file():
         raise RunError(
             f"{path}: run still in progress or interrupted; re-run the search command to finish it (no {METRICS})"
         )
-    return Run(path)
+    return run
 
 
 class Run:
@@ -96,7 +87,7 @@ class Run:
     def metrics(self) -> dict:
         """metrics.json: test accuracy and loss, per-class accuracy, confusion matrix, timings, ..."""
         metrics = self._json(METRICS)
-        missing = [k for k in METRICS_KEYS if not isinstance(metrics, dict) or k not in metrics]
+        missing = [k for k in layout.METRICS_KEYS if not isinstance(metrics, dict) or k not in metrics]
         if missing:
             raise RunError(f"{self.path / METRICS}: no {', '.join(missing)} in it (written by another version?)")
         return metrics
@@ -121,6 +112,11 @@ class Run:
         return self._trials_csv[1]
 
     @property
+    def completed_trials(self) -> list[dict]:
+        """The completed trials with a validation accuracy, in start order."""
+        return [t for t in self.trials if t.get("status") == layout.COMPLETED and _is_number(t.get("val_accuracy"))]
+
+    @property
     def hyperparameter_names(self) -> list[str]:
         """The searched hyperparameters, in trials.csv's column order (no `tuner/*` bookkeeping).
 
@@ -130,8 +126,8 @@ class Run:
         if "status" in header and "val_accuracy" in header:
             between = header[header.index("status") + 1 : header.index("val_accuracy")]
         else:
-            between = [k for k in header if k not in BOOKKEEPING_COLUMNS]
-        return [k for k in between if not k.startswith("tuner/")]
+            between = [k for k in header if k not in (*layout.TRIALS_HEAD, *layout.TRIALS_TAIL)]
+        return [k for k in between if layout.is_searched(k)]
 
     @functools.cached_property
     def _trials_csv(self) -> tuple[list[str], list[dict]]:
@@ -156,8 +152,8 @@ class Run:
         Trials that never finished have no record and are left out.
         """
         histories = {}
-        for record in sorted((self.path / TUNER).glob(f"trial_*/{TRIAL_RECORD}")):
-            trial_id = record.parent.name.removeprefix("trial_")
+        for record in sorted((self.path / TUNER).glob(f"{layout.TRIAL_PREFIX}*/{layout.TRIAL_RECORD}")):
+            trial_id = record.parent.name.removeprefix(layout.TRIAL_PREFIX)
             data = self._json(record.relative_to(self.path))
             histories[trial_id] = list(data.get("history") or []) if isinstance(data, dict) else []
         return histories
@@ -205,7 +201,7 @@ class Run:
 
     def load_model(self):
         """The retrained best CNN (a keras.Model taking raw 0-255 pixels (N, 28, 28, 1))."""
-        from search.quiet_import import import_tensorflow
+        from results.quiet_tf import import_tensorflow
 
         path = self.model_path
         if not path.is_file():
@@ -234,7 +230,7 @@ class Run:
 def _cell(column: str, text: str | None):
     if text is None or text == "":
         return None
-    if column in TEXT_COLUMNS:
+    if column in layout.TEXT_COLUMNS:
         return text
     for parse in (int, float):
         try:
@@ -244,3 +240,7 @@ def _cell(column: str, text: str | None):
     if text in ("True", "False"):
         return text == "True"
     return text
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

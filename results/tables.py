@@ -8,6 +8,7 @@ import html
 from rich.table import Table
 from rich.text import Text
 
+from results import layout
 from results.run import Run
 
 TOP_TRIALS = 10
@@ -121,14 +122,7 @@ def _space(space: dict) -> str:
 
 def ranked_trials(run: Run) -> list[dict]:
     """Completed trials, best validation accuracy first (ties keep start order)."""
-    done = [
-        t
-        for t in run.trials
-        if t.get("status") == "COMPLETED"
-        and isinstance(t.get("val_accuracy"), (int, float))
-        and not isinstance(t.get("val_accuracy"), bool)
-    ]
-    return sorted(done, key=lambda t: -t["val_accuracy"])
+    return sorted(run.completed_trials, key=lambda t: -t["val_accuracy"])
 
 
 def top_trials_table(run: Run, n: int = TOP_TRIALS, compact: bool = False) -> TableData:
@@ -165,7 +159,7 @@ def top_trials_table(run: Run, n: int = TOP_TRIALS, compact: bool = False) -> Ta
 
 def failed_trials_table(run: Run) -> TableData:
     """Trials that did not complete, and why."""
-    failed = [t for t in run.trials if t.get("status") != "COMPLETED"]
+    failed = [t for t in run.trials if t.get("status") != layout.COMPLETED]
     names = run.hyperparameter_names
     rows = [
         [t["trial_id"], fmt(t.get("status")), _values({k: t[k] for k in names if t.get(k) is not None}), _why(t)]

@@ -6,7 +6,7 @@ from pathlib import Path
 # Run from a checkout: the repository root holds the packages.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from search.bench_cli import main  # noqa: E402
+from search.bench.cli import main  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

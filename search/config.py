@@ -1,4 +1,5 @@
-"""What a run was started with: the options, which of them decide the search, and their hash."""
+"""What a run is started with: the options (each with its flag and help), which of them decide the
+search, and their hash. The command line (search/cli.py) is built from these fields."""
 
 from __future__ import annotations
 
@@ -7,69 +8,125 @@ import hashlib
 import json
 from pathlib import Path
 
-from space import SpaceConfig
+from search.errors import ConfigError
+from search.presets import DEFAULT_PRESET, PRESETS
+from space import SpaceConfig, SpaceError
 
 TUNERS = ("hyperband", "bayesian", "random", "grid")
+DATASETS = ("mnist", "fashion_mnist", "digits")  # search.data checks the same names when loading
 DEFAULT_MAX_TRIALS = 10  # for tuners other than Hyperband, which sizes itself
 
 
-class ConfigError(ValueError):
-    """Options that cannot start a run, or that differ from the run directory's."""
+def option(default, help: str, *, flag: str | None = None, metavar: str | None = None, choices=None, preset=False):
+    """A RunConfig field that is also a command-line flag (`--name-with-dashes` unless `flag` names it).
+
+    `preset`: the flag's default is the preset's value. `help` may hold {default}.
+    """
+    meta = {"help": help, "flag": flag, "metavar": metavar, "choices": choices, "preset": preset}
+    if callable(default):
+        return dataclasses.field(default_factory=default, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
 
 
 @dataclasses.dataclass
 class RunConfig:
     """Every option of a run. `search_key()` holds the ones that decide the search."""
 
-    dataset: str = "mnist"
-    data: str | None = None
-    tuner: str = "hyperband"
-    max_trials: int | None = None
-    max_epochs: int = 6
+    dataset: str = option("mnist", "which images", choices=DATASETS)
+    data: str | None = option(
+        None,
+        "a Keras-layout .npz or a folder of IDX files (default: $MNIST_DATA for mnist, else Keras' download)",
+        metavar="PATH",
+    )
+    # No argparse choices: an unknown tuner gets RunConfig's one-line error, like every other bad option.
+    tuner: str = option("hyperband", f"search algorithm: {', '.join(TUNERS)}", preset=True)
+    max_trials: int | None = option(
+        None, "most trials to run (default: all of Hyperband's schedule; 10 for the other tuners)", metavar="N"
+    )
+    max_epochs: int = option(6, "most epochs one trial trains; Hyperband's max_epochs", metavar="N", preset=True)
+    epochs: int | None = option(None, "retraining epochs", metavar="N", preset=True)
+    subset: int | None = option(
+        None, "use only N training images, stratified, for everything (default: all)", metavar="N"
+    )
+    search_subset: int | None = option(
+        None, "trials train on N of the training images, stratified; the retrain uses all", metavar="N", preset=True
+    )
+    val_fraction: float = option(
+        0.1, "fraction of the training images held out for validation during the search", metavar="F"
+    )
+    budget_minutes: float | None = option(
+        None, "start no new trial after M minutes of search, then retrain", metavar="M", preset=True
+    )
+    retrain_minutes: float | None = option(
+        None,
+        "retrain only as many of the epochs as fit in M minutes, timed on the best CNN before the retrain "
+        "(an explicit --epochs drops the preset's cap)",
+        metavar="M",
+        preset=True,
+    )
+    retrain_augment: bool = option(False, "random shifts and rotations while retraining", flag="--augment", preset=True)
+    space: SpaceConfig = dataclasses.field(default_factory=SpaceConfig)
+    space_file: str | None = option(
+        None,
+        "search-space ranges; keys as in space/config.py (default: the preset's ranges)",
+        flag="--space",
+        metavar="FILE.toml",
+    )
+    seed: int = option(42, "seed of the split, the sampling and the weights; 0 is a fixed seed too")
+    run_dir: str | None = option(None, "where the run is written (default: runs/DATASET-TUNER)", metavar="DIR")
+    overwrite: bool = option(False, "delete an existing run in --run-dir and start afresh")
+    quiet: bool = option(False, "no live progress; print only the final summary")
+    tensorboard: str | None = option(None, "write TensorBoard logs (with HParams) of every trial here", metavar="DIR")
+    distribution: str | None = option(
+        None,
+        "train each trial and the retrain with tf.distribute.MirroredStrategy over all visible GPUs "
+        "(default: one device)",
+        choices=("mirrored",),
+    )
+    preset: str | None = None
+    # Set by presets or by code, not by flags.
     hyperband_factor: int = 3
     hyperband_iterations: int | None = 1  # None: repeat Hyperband's brackets until the budget or max_trials
-    epochs: int | None = None
-    subset: int | None = None
-    search_subset: int | None = None
-    val_fraction: float = 0.1
-    budget_minutes: float | None = None
-    space: SpaceConfig = dataclasses.field(default_factory=SpaceConfig)
-    space_file: str | None = None
-    seed: int = 42
-    run_dir: str | None = None
-    overwrite: bool = False
-    quiet: bool = False
-    tensorboard: str | None = None
     early_stopping_patience: int = 3
     retrain_schedule: str = "cosine"
-    retrain_augment: bool = False
-    retrain_minutes: float | None = None  # fewer retraining epochs where they would not fit
-    preset: str | None = None
-    distribution: str | None = None  # "mirrored": tf.distribute.MirroredStrategy over the visible GPUs
 
     def __post_init__(self):
         self.validate()
+
+    @classmethod
+    def from_preset(cls, name: str = DEFAULT_PRESET, **options) -> RunConfig:
+        """The preset's values, with `options` (RunConfig fields) given explicitly winning.
+
+        An explicit `epochs` is what the user wants trained: the preset's time cap steps aside
+        unless `retrain_minutes` is given too.
+        """
+        if name not in PRESETS:
+            raise ConfigError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+        values = {k: v for k, v in PRESETS[name].items() if k != "space"}
+        if options.get("epochs") is not None:
+            values["retrain_minutes"] = None
+        values.update({k: v for k, v in options.items() if v is not None})
+        if values.get("space_file"):
+            values["space"] = space_from_file(values["space_file"])
+        elif "space" not in options:
+            values["space"] = SpaceConfig.from_dict(PRESETS[name]["space"], source=f"preset {name}")
+        return cls(**values, preset=name)
 
     def validate(self) -> None:
         """Raise ConfigError on an option no run can use."""
         if self.tuner not in TUNERS:
             raise ConfigError(f"unknown tuner {self.tuner!r} (choose from {', '.join(TUNERS)})")
-        if self.max_trials is not None and self.max_trials < 1:
-            raise ConfigError(f"--max-trials must be at least 1, got {self.max_trials}")
-        if self.max_epochs < 1:
-            raise ConfigError(f"--max-epochs must be at least 1, got {self.max_epochs}")
-        if self.epochs is not None and self.epochs < 1:
-            raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
-        if self.subset is not None and self.subset < 20:
-            raise ConfigError(f"--subset must be at least 20 images, got {self.subset}")
-        if self.search_subset is not None and self.search_subset < 20:
-            raise ConfigError(f"--search-subset must be at least 20 images, got {self.search_subset}")
+        at_least = {"max_trials": 1, "max_epochs": 1, "epochs": 1, "subset": 20, "search_subset": 20}
+        for name, low in at_least.items():
+            value = getattr(self, name)
+            if value is not None and value < low:
+                what = f"{low} images" if "subset" in name else str(low)
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least {what}, got {value}")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
-        if self.retrain_minutes is not None and self.retrain_minutes <= 0:
-            raise ConfigError(f"--retrain-minutes must be positive, got {self.retrain_minutes}")
-        if self.budget_minutes is not None and self.budget_minutes <= 0:
-            raise ConfigError(f"--budget-minutes must be positive, got {self.budget_minutes}")
+        for name in ("retrain_minutes", "budget_minutes"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         if (
             self.tuner == "hyperband"
             and self.hyperband_iterations is None
@@ -88,9 +145,9 @@ class RunConfig:
             return self.max_trials
         return None if self.tuner == "hyperband" else DEFAULT_MAX_TRIALS
 
-    def default_run_dir(self) -> Path:
-        """runs/DATASET-TUNER: the same command finds the same run again."""
-        return Path("runs") / f"{self.dataset}-{self.tuner}"
+    def resolved_run_dir(self) -> Path:
+        """--run-dir, else runs/DATASET-TUNER: the same command finds the same run again."""
+        return Path(self.run_dir) if self.run_dir else Path("runs") / f"{self.dataset}-{self.tuner}"
 
     def search_key(self, data_fingerprint: str) -> dict:
         """The options that decide which trials run and what they see."""
@@ -114,6 +171,14 @@ class RunConfig:
         out = dataclasses.asdict(self)
         out["space"] = self.space.to_dict()
         return out
+
+
+def space_from_file(path: str) -> SpaceConfig:
+    """The ranges of a TOML space file (ConfigError naming the file and field when they are bad)."""
+    try:
+        return SpaceConfig.from_toml(path)
+    except SpaceError as e:
+        raise ConfigError(str(e)) from None
 
 
 def key_hash(key: dict) -> str:

@@ -6,15 +6,18 @@ import contextlib
 import dataclasses
 import math
 import time
+from pathlib import Path
 
 import keras
 import keras_tuner as kt
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from search.engine import StopOnDivergence, StopOnInterrupt
-from search.engine_errors import RetrainError
-from search.progress import Display, DisplayCallback
+from results import atomic
+from search.display import Display, DisplayCallback
+from search.engine.trials import StopOnDivergence, StopOnInterrupt
+from search.errors import RetrainError
+from search.rundir import read_json
 from space import CNNHyperModel, compile_cnn
 
 WARMUP_FRACTION = 0.05
@@ -86,6 +89,34 @@ def seconds_per_epoch(
     per_step = (time.perf_counter() - started) / math.ceil(count / batch_size)
     keras.backend.clear_session()
     return per_step * math.ceil(len(x) / batch_size)
+
+
+def plan_epochs(
+    plan_path: Path, request: dict, hypermodel: CNNHyperModel, x, y, display: Display, strategy=None
+) -> tuple[int, float | None]:
+    """How many epochs the retrain runs, and the measured seconds of one (None when not capped).
+
+    Under `retrain_minutes` the count depends on the speed measured now, so it is written to
+    `plan_path` before training: a retrain redone after a kill or Ctrl-C runs the same epochs again.
+    """
+    plan = read_json(plan_path)
+    if plan and plan.get("request") == request:
+        epochs, epoch_seconds = plan["epochs"], plan.get("epoch_seconds")
+    else:
+        started = time.time()
+        epochs, epoch_seconds, minutes = request["epochs_asked"], None, request["retrain_minutes"]
+        if minutes:
+            values, augment = request["hyperparameters"], request["augment"]
+            epoch_seconds = round(seconds_per_epoch(hypermodel, values, x, y, augment, strategy=strategy), 2)
+            seconds_left = minutes * 60 - (time.time() - started)
+            epochs = max(1, min(epochs, int(seconds_left // epoch_seconds)))
+        atomic.write_json(plan_path, {"request": request, "epochs": epochs, "epoch_seconds": epoch_seconds})
+    if epochs < request["epochs_asked"]:
+        display.message(
+            f"retraining {epochs} of {request['epochs_asked']} epochs: one takes about {epoch_seconds:.0f} s here, "
+            f"and the retrain has {request['retrain_minutes']:g} min (--retrain-minutes)"
+        )
+    return epochs, epoch_seconds
 
 
 class EpochSeconds(keras.callbacks.Callback):

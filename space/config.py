@@ -134,8 +134,4 @@ class SpaceConfig:
 
     def to_dict(self) -> dict:
         """The ranges as a plain mapping (for config.json)."""
-        ranges = dataclasses.asdict(self)
-        if not self.filters_doubling:
-            # Added after run directories existed: left out when off, their saved keys still match.
-            del ranges["filters_doubling"]
-        return ranges
+        return dataclasses.asdict(self)

@@ -70,6 +70,13 @@ def _stratified_pick(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
     return rng.permutation(np.concatenate(picked))
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that need the shared finished run (a whole pipeline) are slow too."""
+    for item in items:
+        if "digits_run" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
     """The real, complete MNIST (a Keras-layout .npz or a folder of the four IDX files); skip when absent."""
@@ -122,7 +129,7 @@ def write_idx_folder():
     `suffix` is '' or '.gz'; `dotted` uses mirror names such as train-images.idx3-ubyte.
     Returns {array name: file path}.
     """
-    from search.idx import write_idx
+    from search.data.idx import write_idx
 
     def write(folder: Path, data: MnistSlice, suffix: str = "", dotted: bool = False) -> dict[str, Path]:
         folder.mkdir(parents=True, exist_ok=True)
@@ -141,7 +148,7 @@ def digits_run(tmp_path_factory) -> Path:
     """One finished digits run whose model is confident, shared by the report and predict tests:
     a small space of stable learning rates, small batches and 6 retraining epochs."""
     from search.config import RunConfig
-    from search.run import run_search
+    from search.pipeline import run_search
     from space import SpaceConfig
 
     space = SpaceConfig(

@@ -8,16 +8,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from results import layout
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN_FILES = (
-    "config.json",
-    "best_hyperparameters.json",
-    "best_model.keras",
-    "history.json",
-    "metrics.json",
-    "trials.csv",
-    "test_predictions.npz",
-    "retrain_plan.json",
+    layout.CONFIG,
+    layout.BEST_HPS,
+    layout.MODEL,
+    layout.HISTORY,
+    layout.METRICS,
+    layout.TRIALS,
+    layout.PREDICTIONS,
+    layout.RETRAIN_PLAN,
 )
 SEARCH_SCRIPT = ROOT / "scripts" / "search.py"
 
@@ -68,9 +70,9 @@ def assert_complete_run(run_dir: Path, trials: int) -> dict:
         assert (run_dir / name).is_file(), name
     assert not list(run_dir.glob(".*.tmp*")), "a temp file was left behind"
     assert sorted(trial_statuses(run_dir)) == ["COMPLETED"] * trials
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics = json.loads((run_dir / layout.METRICS).read_text())
     assert metrics["trials"] == {"total": trials, "completed": trials, "failed": 0}
     import keras
 
-    keras.saving.load_model(run_dir / "best_model.keras")
+    keras.saving.load_model(run_dir / layout.MODEL)
     return metrics

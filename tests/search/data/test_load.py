@@ -10,7 +10,7 @@ import pytest
 from scipy import ndimage
 
 from search.data import DataError, Dataset, check_arrays, load_arrays, load_dataset, load_digits
-from search.idx import IDXError, read_idx, write_idx
+from search.data.idx import IDXError, read_idx, write_idx
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 

@@ -21,12 +21,10 @@ import numpy as np
 from rich.console import Console
 
 from search.config import RunConfig
-from search.data import load_dataset
-from search.presets import PRESETS
-from search.progress import RichDisplay
-from search.run import run_search
-from search.split import stratified_subset
-from search.tuners import make_tuner
+from search.data import load_dataset, stratified_subset
+from search.display import RichDisplay
+from search.engine import make_tuner
+from search.pipeline import run_search
 from space import CNNHyperModel, SpaceConfig
 
 # The reference CNN: the hand-picked member of the space (3 blocks of 32/64/128, dense 128).
@@ -148,24 +146,8 @@ def input_pipeline(x, y, pairs: int = 3, seed: int = 1) -> dict:
 
 def time_to_accuracy(preset: str, data: str | None, subset: int | None, run_dir: Path) -> dict:
     """A whole run of `preset` on MNIST: search, retrain and test seconds, test accuracy."""
-    options = PRESETS[preset]
-    config = RunConfig(
-        dataset="mnist",
-        data=data,
-        tuner=options["tuner"],
-        max_epochs=options["max_epochs"],
-        hyperband_iterations=options["hyperband_iterations"],
-        search_subset=options["search_subset"],
-        budget_minutes=options["budget_minutes"],
-        epochs=options["epochs"],
-        retrain_augment=options["retrain_augment"],
-        retrain_minutes=options["retrain_minutes"],
-        space=SpaceConfig.from_dict(options["space"]),
-        subset=subset,
-        run_dir=str(run_dir),
-        overwrite=True,
-        quiet=True,
-        preset=preset,
+    config = RunConfig.from_preset(
+        preset, dataset="mnist", data=data, subset=subset, run_dir=str(run_dir), overwrite=True, quiet=True
     )
     summary = run_search(config)
     metrics = summary.metrics

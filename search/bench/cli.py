@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from search.data import DataError
-from search.quiet_import import import_tensorflow
+from results.quiet_tf import import_tensorflow
+from search.errors import UserError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,11 +40,11 @@ def main(argv: list[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from search.bench import as_table, run_benchmark
+    from search.bench.measure import as_table, run_benchmark
 
     try:
         result = run_benchmark(args.mode or "quick", args.data, Path("bench.json"), Path(args.run_dir))
-    except DataError as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     table = Table(title=f"mnist-tuner benchmark ({result['mode']})")

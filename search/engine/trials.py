@@ -3,7 +3,6 @@ early stopping, timing records, the time budget and the progress display."""
 
 from __future__ import annotations
 
-import json
 import math
 import time
 import warnings
@@ -12,14 +11,15 @@ from pathlib import Path
 
 import keras
 import keras_tuner as kt
-from keras_tuner.src import config as kt_config
 
-from search import atomic, interrupts
-from search.engine_errors import SearchError
-from search.memory import resident_mb
-from search.progress import Display, DisplayCallback
+from results import atomic, layout
+from search import interrupts
+from search.display import Display, DisplayCallback
+from search.engine import kt_compat
+from search.engine.memory import resident_mb
+from search.engine.records import best_score, last_error_line, searched_values
+from search.errors import SearchError
 
-TIMING_FILE = "mnist_tuner.json"  # our record beside Keras Tuner's trial.json
 FAILURES_BEFORE_GIVING_UP = 5
 
 
@@ -51,7 +51,7 @@ class StopOnInterrupt(keras.callbacks.Callback):
 
 
 class TrialEngine:
-    """Mixed in before a Keras Tuner tuner class (see search.tuners).
+    """Mixed in before a Keras Tuner tuner class (see search.engine.tuners).
 
     Keyword arguments it takes on top of the tuner's: `run_seed` (trial seeds derive from it),
     `deadline` (time.time() after which no trial starts), `display`, `patience`.
@@ -66,9 +66,8 @@ class TrialEngine:
         patience: int | None = 3,
         **kwargs,
     ):
-        atomic.make_keras_tuner_writes_atomic()
-        # Keras Tuner prints every failed trial's traceback; the display reports failures itself.
-        kt_config.DEBUG = False
+        kt_compat.make_writes_atomic()
+        kt_compat.quiet_failed_trials()
         # Hyperband continues a trial from its predecessor's weights, without optimizer state:
         # Keras warns about the optimizer variables it skips, as expected.
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
@@ -86,10 +85,8 @@ class TrialEngine:
         super().pre_create_trial()
         interrupts.check()
         if self.deadline is not None and time.time() >= self.deadline and not self.budget_stopped:
-            # The oracle stops handing out trials once it holds max_trials of them;
-            # one trial at least, or there would be nothing to retrain.
             self.budget_stopped = True
-            self.oracle.max_trials = max(1, len(self.oracle.trials))
+            kt_compat.stop_new_trials(self.oracle)
 
     # --- running one trial -----------------------------------------------
     def trial_seed(self, trial_id: str) -> int:
@@ -119,7 +116,7 @@ class TrialEngine:
         super().on_trial_begin(trial)
         self._trial_started[trial.trial_id] = time.time()
         self._epoch_logs[trial.trial_id] = []
-        self.display.trial_begin(trial.trial_id, _shown_values(trial.hyperparameters.values))
+        self.display.trial_begin(trial.trial_id, searched_values(trial.hyperparameters.values))
 
     def on_trial_end(self, trial):
         seconds = time.time() - self._trial_started.pop(trial.trial_id, time.time())
@@ -127,7 +124,7 @@ class TrialEngine:
         ended = self.oracle.get_trial(trial.trial_id)
         history = self._epoch_logs.pop(trial.trial_id, [])
         atomic.write_json(
-            Path(self.get_trial_dir(trial.trial_id)) / TIMING_FILE,
+            Path(self.get_trial_dir(trial.trial_id)) / layout.TRIAL_RECORD,
             {
                 "seconds": round(seconds, 3),
                 "epochs": len(history),
@@ -143,37 +140,14 @@ class TrialEngine:
     def _give_up_if_nothing_works(self, best):
         # Failures are expected (a diverging learning rate); only a search where
         # nothing has worked after several tries is hopeless.
-        if not hasattr(self.oracle, "trials"):
+        if not kt_compat.holds_trials(self.oracle):
             return  # a distributed worker: the chief's oracle holds the trials
-        ended = [t for t in self.oracle.trials.values() if t.status in ("COMPLETED", "FAILED", "INVALID")]
-        if best is None and len(ended) >= FAILURES_BEFORE_GIVING_UP and not any(t.status == "COMPLETED" for t in ended):
+        ended = kt_compat.trials_in_end_order(self.oracle)
+        if best is None and len(ended) >= FAILURES_BEFORE_GIVING_UP:
             raise SearchError(
                 f"the first {len(ended)} trials all failed; the last error: {last_error_line(ended[-1].message)}"
             )
 
     def best_score(self) -> float | None:
         """Best validation accuracy over completed trials so far."""
-        # Keras Tuner pads its best trials with failed ones when too few completed.
-        best = [t for t in self.oracle.get_best_trials(1) if t.status == "COMPLETED"]
-        return best[0].score if best else None
-
-
-def _shown_values(values: dict) -> dict:
-    return {k: v for k, v in values.items() if not k.startswith("tuner/")}
-
-
-def last_error_line(message: str | None) -> str | None:
-    """The error line of a Keras Tuner failure message (which holds the whole traceback)."""
-    if not message:
-        return None
-    lines = [line for line in message.strip().splitlines() if line.strip()]
-    return lines[-1].removeprefix(f"{kt.errors.FailedTrialError.__module__}.FailedTrialError: ") if lines else None
-
-
-def read_trial_timing(trial_dir: str | Path) -> dict:
-    """Our timing record of a trial ({} when it never finished)."""
-    path = Path(trial_dir) / TIMING_FILE
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+        return best_score(self.oracle)

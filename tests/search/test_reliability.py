@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from results import atomic, layout
 from runs import ROOT, SEARCH_SCRIPT, assert_complete_run, run_cli, write_space
-from search import atomic
-from search.idx import write_idx
+from search.data.idx import write_idx
 
 MAX_TRIALS = 4
 
@@ -66,7 +66,7 @@ def wait_for(condition, proc: subprocess.Popen, timeout: float = 300) -> None:
 
 def trial_status(run_dir: Path, trial_id: str) -> str | None:
     try:
-        return json.loads((run_dir / "tuner" / f"trial_{trial_id}" / "trial.json").read_text())["status"]
+        return json.loads((run_dir / layout.TUNER / f"trial_{trial_id}" / "trial.json").read_text())["status"]
     except (OSError, ValueError, KeyError):
         return None
 
@@ -74,7 +74,7 @@ def trial_status(run_dir: Path, trial_id: str) -> str | None:
 def trial_records(run_dir: Path) -> dict[str, tuple[str, int]]:
     """trial id -> (trial.json text, mtime) of every trial Keras Tuner has written."""
     out = {}
-    for path in (run_dir / "tuner").glob("trial_*/trial.json"):
+    for path in (run_dir / layout.TUNER).glob("trial_*/trial.json"):
         out[path.parent.name] = (path.read_text(), path.stat().st_mtime_ns)
     return out
 
@@ -84,6 +84,7 @@ def space_file(tmp_path):
     return write_space(tmp_path / "space.toml")
 
 
+@pytest.mark.slow
 def test_kill_9_during_a_trial_then_rerun_finishes_without_repeating_finished_trials(tmp_path, space_file):
     run_dir = tmp_path / "run"
     args = search_args(run_dir, space_file)
@@ -92,7 +93,7 @@ def test_kill_9_during_a_trial_then_rerun_finishes_without_repeating_finished_tr
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     finished = {k: v for k, v in trial_records(run_dir).items() if json.loads(v[0])["status"] == "COMPLETED"}
-    assert "trial_0" in finished and not (run_dir / "metrics.json").exists()
+    assert "trial_0" in finished and not (run_dir / layout.METRICS).exists()
 
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
@@ -103,14 +104,15 @@ def test_kill_9_during_a_trial_then_rerun_finishes_without_repeating_finished_tr
         assert after[trial] == record, f"{trial} was run again after it had finished"
 
 
+@pytest.mark.slow
 def test_kill_9_during_retraining_redoes_only_the_retrain(tmp_path, space_file):
     run_dir = tmp_path / "run"
     args = search_args(run_dir, space_file)
     proc = start_search(args)
-    wait_for(lambda: (run_dir / "retrain_plan.json").exists(), proc)  # timed, now training
+    wait_for(lambda: (run_dir / layout.RETRAIN_PLAN).exists(), proc)  # timed, now training
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert not (run_dir / "metrics.json").exists()
+    assert not (run_dir / layout.METRICS).exists()
     trials_before = trial_records(run_dir)
     assert len(trials_before) == MAX_TRIALS
 
@@ -120,6 +122,7 @@ def test_kill_9_during_retraining_redoes_only_the_retrain(tmp_path, space_file):
     assert trial_records(run_dir) == trials_before
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_keeps_finished_trials_and_prints_the_resume_command(tmp_path, space_file):
     run_dir = tmp_path / "run"
     args = search_args(run_dir, space_file)
@@ -138,6 +141,7 @@ def test_ctrl_c_stops_keeps_finished_trials_and_prints_the_resume_command(tmp_pa
     assert_complete_run(run_dir, MAX_TRIALS)
 
 
+@pytest.mark.slow
 def test_a_finished_run_is_not_redone_and_more_trials_run_only_the_new_ones(tmp_path, space_file):
     run_dir = tmp_path / "run"
     args = [
@@ -168,9 +172,10 @@ def test_a_finished_run_is_not_redone_and_more_trials_run_only_the_new_ones(tmp_
     records = trial_records(run_dir)
     assert len(records) == 3
     assert {k: records[k] for k in first} == first
-    assert json.loads((run_dir / "metrics.json").read_text())["trials"]["total"] == 3
+    assert json.loads((run_dir / layout.METRICS).read_text())["trials"]["total"] == 3
 
 
+@pytest.mark.slow
 def test_a_changed_configuration_is_refused_naming_what_differs_unless_overwrite(tmp_path, space_file):
     run_dir = tmp_path / "run"
     args = [
@@ -191,14 +196,14 @@ def test_a_changed_configuration_is_refused_naming_what_differs_unless_overwrite
         "--quiet",
     ]
     assert run_cli(*args).returncode == 0
-    config_before = (run_dir / "config.json").read_text()
+    config_before = (run_dir / layout.CONFIG).read_text()
 
     changed = run_cli(*args, "--seed", "5", "--val-fraction", "0.2")
     assert changed.returncode == 2
     line = changed.stderr.strip()
     assert line.startswith("error: ") and "\n" not in line
     assert "seed (42 -> 5)" in line and "val_fraction (0.1 -> 0.2)" in line and "--overwrite" in line
-    assert (run_dir / "config.json").read_text() == config_before
+    assert (run_dir / layout.CONFIG).read_text() == config_before
 
     other_space = write_space(tmp_path / "other.toml", dense_units_max=64)
     refused = run_cli(*[str(other_space) if a == str(space_file) else a for a in args])
@@ -206,11 +211,11 @@ def test_a_changed_configuration_is_refused_naming_what_differs_unless_overwrite
 
     fresh = run_cli(*args, "--seed", "5", "--overwrite")
     assert fresh.returncode == 0, fresh.stderr
-    assert json.loads((run_dir / "config.json").read_text())["search"]["seed"] == 5
+    assert json.loads((run_dir / layout.CONFIG).read_text())["search"]["seed"] == 5
 
 
 def test_atomic_writes_leave_the_old_file_whole_when_interrupted(tmp_path):
-    target = tmp_path / "metrics.json"
+    target = tmp_path / layout.METRICS
     atomic.write_json(target, {"old": True})
     with pytest.raises(RuntimeError):
         with atomic.atomic_path(target) as tmp:
@@ -225,7 +230,7 @@ def test_kill_9_at_random_moments_of_writing_never_leaves_a_half_written_file(tm
     writer = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from search import atomic
+from results import atomic
 i = 0
 while True:
     atomic.write_json({str(target)!r}, {{"i": i, "payload": "x" * 2_000_000}})

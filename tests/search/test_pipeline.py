@@ -10,14 +10,16 @@ import sys
 import numpy as np
 import pytest
 
+from results import layout
 from runs import RUN_FILES, TINY_SPACE, run_cli, write_space
 from search.config import RunConfig
-from search.run import SearchError, run_search
+from search.errors import SearchError
+from search.pipeline import run_search
 from space import CNNHyperModel, SpaceConfig
 
 
 def read_trials(run_dir) -> list[dict]:
-    with open(run_dir / "trials.csv") as f:
+    with open(run_dir / layout.TRIALS) as f:
         return list(csv.DictReader(f))
 
 
@@ -36,6 +38,7 @@ def tiny_config(run_dir, **overrides) -> RunConfig:
     return RunConfig(**options)
 
 
+@pytest.mark.slow
 def test_command_line_writes_a_complete_run_whose_model_loads_with_plain_keras(tmp_path):
     run_dir = tmp_path / "run"
     result = run_cli(
@@ -57,23 +60,23 @@ def test_command_line_writes_a_complete_run_whose_model_loads_with_plain_keras(t
     assert "test accuracy" in result.stdout
     for name in RUN_FILES:
         assert (run_dir / name).is_file(), name
-    assert (run_dir / "tuner" / "oracle.json").is_file()
-    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert (run_dir / layout.TUNER / layout.ORACLE).is_file()
+    metrics = json.loads((run_dir / layout.METRICS).read_text())
     assert metrics["dataset"]["name"] == "digits"
     assert np.array(metrics["confusion_matrix"]).sum() == metrics["test_count"] == 360
     assert metrics["trials"]["completed"] >= 1
     assert set(metrics["timings"]) >= {"search_seconds", "retrain_seconds", "total_seconds"}
     assert metrics["versions"]["keras_tuner"]
-    history = json.loads((run_dir / "history.json").read_text())["epochs"]
+    history = json.loads((run_dir / layout.HISTORY).read_text())["epochs"]
     assert [e["epoch"] for e in history] == [1, 2, 3]
 
     # A fresh interpreter that knows nothing of this project reloads the model and finds the same accuracy.
     check = f"""
 import sys, json, numpy as np, keras
 from sklearn.datasets import load_digits
-model = keras.saving.load_model({str(run_dir / "best_model.keras")!r})
+model = keras.saving.load_model({str(run_dir / layout.MODEL)!r})
 assert 'space' not in sys.modules and 'search' not in sys.modules
-data = np.load({str(run_dir / "test_predictions.npz")!r}, allow_pickle=False)
+data = np.load({str(run_dir / layout.PREDICTIONS)!r}, allow_pickle=False)
 probs = model.predict(data['images'][..., None], verbose=0)
 print(json.dumps(float(np.mean(probs.argmax(1) == data['labels']))))
 """
@@ -82,16 +85,18 @@ print(json.dumps(float(np.mean(probs.argmax(1) == data['labels']))))
     assert json.loads(out.stdout.strip().splitlines()[-1]) == pytest.approx(metrics["test_accuracy"])
 
 
+@pytest.mark.slow
 def test_the_test_images_stored_are_the_datasets_test_set(tmp_path):
     from search.data import load_digits
 
     run_search(tiny_config(tmp_path / "r", max_trials=1, epochs=1))
-    stored = np.load(tmp_path / "r" / "test_predictions.npz", allow_pickle=False)
+    stored = np.load(tmp_path / "r" / layout.PREDICTIONS, allow_pickle=False)
     digits = load_digits()
     assert np.array_equal(stored["images"], digits.x_test[..., 0])
     assert np.array_equal(stored["labels"], digits.y_test)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tuner", ["hyperband", "bayesian", "random", "grid"])
 def test_every_tuner_searches_the_same_space(tmp_path, tuner):
     summary = run_search(tiny_config(tmp_path / tuner, tuner=tuner, max_trials=3))
@@ -104,11 +109,12 @@ def test_every_tuner_searches_the_same_space(tmp_path, tuner):
         assert row["filters_0"] != ""
         assert (row.get("filters_1", "") != "") == (depth >= 2)
     assert 0.0 <= summary.metrics["test_accuracy"] <= 1.0
-    best = json.loads((tmp_path / tuner / "best_hyperparameters.json").read_text())
+    best = json.loads((tmp_path / tuner / layout.BEST_HPS).read_text())
     assert not any(k.startswith("tuner/") for k in best)
     assert summary.metrics["retrain"]["hyperparameters"] == best
 
 
+@pytest.mark.slow
 def test_a_diverging_learning_rate_fails_its_trial_and_the_search_goes_on(tmp_path):
     # Grid search walks the learning rate from 0.01 upward; the large ones make SGD diverge.
     space = SpaceConfig(
@@ -132,9 +138,10 @@ def test_a_diverging_learning_rate_fails_its_trial_and_the_search_goes_on(tmp_pa
     assert all("diverged" in r["message"] for r in failed)
     assert min(float(r["learning_rate"]) for r in failed) > max(float(r["learning_rate"]) for r in completed)
     assert summary.metrics["trials"]["failed"] == len(failed)
-    assert (tmp_path / "r" / "best_model.keras").is_file()
+    assert (tmp_path / "r" / layout.MODEL).is_file()
 
 
+@pytest.mark.slow
 def test_a_search_where_every_trial_diverges_ends_with_one_clear_error(tmp_path):
     space_file = write_space(
         tmp_path / "space.toml",
@@ -167,9 +174,10 @@ def test_a_search_where_every_trial_diverges_ends_with_one_clear_error(tmp_path)
 
 
 def read_trials_from_oracle(run_dir) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((run_dir / "tuner").glob("trial_*/trial.json"))]
+    return [json.loads(p.read_text()) for p in sorted((run_dir / layout.TUNER).glob("trial_*/trial.json"))]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 7])
 def test_the_same_seed_gives_the_same_trials(tmp_path, seed):
     first = run_search(tiny_config(tmp_path / "a", seed=seed, max_trials=3))
@@ -182,6 +190,7 @@ def test_the_same_seed_gives_the_same_trials(tmp_path, seed):
     assert first.metrics["test_accuracy"] == second.metrics["test_accuracy"]
 
 
+@pytest.mark.slow
 def test_different_seeds_sample_different_trials(tmp_path):
     run_search(tiny_config(tmp_path / "a", seed=1, max_trials=3, epochs=1, max_epochs=1))
     run_search(tiny_config(tmp_path / "b", seed=2, max_trials=3, epochs=1, max_epochs=1))
@@ -191,20 +200,23 @@ def test_different_seeds_sample_different_trials(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_the_time_budget_stops_new_trials_and_still_retrains(tmp_path):
     summary = run_search(tiny_config(tmp_path / "r", max_trials=20, budget_minutes=0.001))
     assert summary.metrics["trials"]["total"] == 1
     assert summary.metrics["budget_stopped"] is True
-    assert (tmp_path / "r" / "best_model.keras").is_file()
+    assert (tmp_path / "r" / layout.MODEL).is_file()
 
 
+@pytest.mark.slow
 def test_retraining_defaults_to_the_epoch_where_the_best_trial_peaked(tmp_path):
     summary = run_search(tiny_config(tmp_path / "r", epochs=None, max_trials=1, max_epochs=3))
     oracle_trial = read_trials_from_oracle(tmp_path / "r")[0]
     assert summary.metrics["retrain"]["epochs"] == oracle_trial["best_step"] + 1
-    assert len(json.loads((tmp_path / "r" / "history.json").read_text())["epochs"]) == oracle_trial["best_step"] + 1
+    assert len(json.loads((tmp_path / "r" / layout.HISTORY).read_text())["epochs"]) == oracle_trial["best_step"] + 1
 
 
+@pytest.mark.slow
 def test_no_trial_succeeding_is_reported_not_crashed(tmp_path):
     # Rates this large overflow to NaN at once (merely large ones can leave a dead, finite network).
     space = SpaceConfig(**{**TINY_SPACE, "learning_rate_min": 1e20, "learning_rate_max": 1e30})
@@ -212,6 +224,7 @@ def test_no_trial_succeeding_is_reported_not_crashed(tmp_path):
         run_search(tiny_config(tmp_path / "r", max_trials=2, max_epochs=1, space=space))
 
 
+@pytest.mark.slow
 def test_the_retrain_cap_trims_epochs_by_measured_speed_and_a_resume_keeps_the_model(tmp_path):
     capped = tiny_config(tmp_path / "r", max_trials=1, epochs=6, retrain_minutes=1e-4)
     summary = run_search(capped)
@@ -222,21 +235,30 @@ def test_the_retrain_cap_trims_epochs_by_measured_speed_and_a_resume_keeps_the_m
 
     roomy = run_search(tiny_config(tmp_path / "s", max_trials=1, epochs=3, retrain_minutes=60))
     assert roomy.metrics["retrain"]["epochs"] == 3
-    plan = json.loads((tmp_path / "s" / "retrain_plan.json").read_text())
+    plan = json.loads((tmp_path / "s" / layout.RETRAIN_PLAN).read_text())
     assert plan["epochs"] == 3 and plan["epoch_seconds"] > 0
 
 
-def test_a_run_finished_before_the_retrain_record_grew_resumes_without_retraining(tmp_path):
+@pytest.mark.slow
+def test_a_run_directory_of_another_format_gets_one_line_and_report_still_reads_it(tmp_path):
     config = tiny_config(tmp_path / "r", max_trials=1)
     run_search(config)
-    metrics_path = tmp_path / "r" / "metrics.json"
-    metrics = json.loads(metrics_path.read_text())
-    for added in ("epochs_asked", "retrain_minutes", "epoch_seconds"):
-        del metrics["retrain"][added]
-    metrics_path.write_text(json.dumps(metrics))
-    model = (tmp_path / "r" / "best_model.keras").stat().st_mtime_ns
-    assert run_search(config).resumed_complete
-    assert (tmp_path / "r" / "best_model.keras").stat().st_mtime_ns == model
+    config_path = tmp_path / "r" / layout.CONFIG
+    record = json.loads(config_path.read_text())
+    assert record["format"] == 2
+    del record["format"]  # as runs were written before the format was versioned
+    config_path.write_text(json.dumps(record))
+    result = run_cli(
+        "--dataset", "digits", "--tuner", "random", "--max-trials", "1", "--run-dir", tmp_path / "r", "--quiet"
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'r'} was written by an earlier mnist-tuner (run-directory format 1; this one writes 2): "
+        "report.py still reads a finished one; give --overwrite to search afresh there, or another --run-dir"
+    ]
+    from results import open_run
+
+    assert open_run(tmp_path / "r").metrics["test_accuracy"] > 0
 
 
 def test_one_retrain_epoch_is_timed_in_this_process():

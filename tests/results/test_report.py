@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
+from results import layout
+
+ROOT = Path(__file__).resolve().parents[2]
 REPORT_SCRIPT = ROOT / "scripts" / "report.py"
 PICTURES = ("predictions", "confusion", "curves", "trials")
 
@@ -178,7 +180,7 @@ def test_load_model_refuses_a_file_that_is_not_a_keras_model(run_dir, tmp_path):
     from results import RunError, open_run
 
     copy = copy_run(run_dir, tmp_path / "run")
-    (copy / "best_model.keras").write_bytes(b"not a zip archive at all")
+    (copy / layout.MODEL).write_bytes(b"not a zip archive at all")
     with pytest.raises(RunError) as caught:
         open_run(copy).load_model()
     assert "best_model.keras" in str(caught.value) and "\n" not in str(caught.value)
@@ -189,7 +191,7 @@ def test_a_failed_trial_is_reported_with_its_reason(run_dir, tmp_path):
     from results.report import write_report
 
     copy = copy_run(run_dir, tmp_path / "run")
-    path = copy / "trials.csv"
+    path = copy / layout.TRIALS
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
     why = "training diverged: loss became nan in epoch 1, batch 7 (learning rate too high?)"
@@ -218,7 +220,7 @@ def test_report_on_a_missing_folder(tmp_path):
 
 def test_report_on_an_unfinished_run(run_dir, tmp_path):
     copy = copy_run(run_dir, tmp_path / "run")
-    (copy / "metrics.json").unlink()
+    (copy / layout.METRICS).unlink()
     result = run_script(copy)
     assert_one_error_line(result, "in progress or interrupted", "re-run the search command")
     assert not (copy / "report").exists()

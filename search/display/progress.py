@@ -14,6 +14,8 @@ import keras
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from results import layout
+
 
 def format_seconds(seconds: float) -> str:
     """H:MM:SS or M:SS."""
@@ -164,8 +166,8 @@ class RichDisplay(Display):
         self.best = best
         self.progress.update(self.trials_task, advance=1, info=self._trials_info())
         result = f"val acc {score:.4f}" if score is not None and math.isfinite(score) else ""
-        why = f" — {message}" if message and status != "COMPLETED" else ""
-        colour = "green" if status == "COMPLETED" else "red"
+        why = f" — {message}" if message and status != layout.COMPLETED else ""
+        colour = "green" if status == layout.COMPLETED else "red"
         self.console.print(f"  [{colour}]{status.lower()}[/{colour}] {result}{why}")
 
     def search_end(self):

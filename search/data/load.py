@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from search.idx import IDXError, read_idx
+from search.config import DATASETS
+from search.data.idx import IDXError, read_idx
+from search.errors import DataError
 
-DATASETS = ("mnist", "fashion_mnist", "digits")
 ENV_VARS = {"mnist": "MNIST_DATA", "fashion_mnist": "FASHION_MNIST_DATA"}
 DEBIAN_DIRS = {"fashion_mnist": Path("/usr/share/datasets/fashion-mnist")}
 IDX_FILES = {
@@ -29,10 +30,6 @@ IDX_FILES = {
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 DIGITS_TEST_FRACTION = 0.2
 DIGITS_SPLIT_SEED = 0
-
-
-class DataError(ValueError):
-    """Data that is missing, unreadable or not digit images and labels."""
 
 
 @dataclasses.dataclass
@@ -158,7 +155,7 @@ def check_arrays(x_train, y_train, x_test, y_test, source: str = "data") -> tupl
 
 
 def _load_from_keras(name: str) -> Dataset:
-    from search.quiet_import import import_tensorflow
+    from results.quiet_tf import import_tensorflow
 
     import_tensorflow()
     import keras

@@ -19,8 +19,11 @@ import threading
 import time
 from pathlib import Path
 
+from results import layout
 from search import interrupts
-from search.config import ConfigError
+from search.engine import kt_compat
+from search.engine.records import best_score, last_error_line, searched_values
+from search.errors import ConfigError
 
 TUNER_ID = "KERASTUNER_TUNER_ID"
 ORACLE_IP = "KERASTUNER_ORACLE_IP"
@@ -38,6 +41,26 @@ def role() -> str:
         missing = sorted({TUNER_ID, ORACLE_IP, ORACLE_PORT} - set(present))
         raise ConfigError(f"distributed search needs {TUNER_ID}, {ORACLE_IP} and {ORACLE_PORT}; missing {missing}")
     return "chief" if "chief" in os.environ[TUNER_ID] else "worker"
+
+
+def limit_threads_of_worker() -> None:
+    """In a local worker, use only its share of the cores (set by the chief that started it)."""
+    if os.environ.get(THREADS):
+        import tensorflow as tf
+
+        threads = int(os.environ[THREADS])
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def local_workers(argv: list[str], count: int, config) -> WorkerPool:
+    """Make this process the chief of `count` workers on this machine, running `argv`; logs go to
+    the run directory's workers/ folder, and each worker gets one GPU where there are several."""
+    import tensorflow as tf
+
+    become_local_chief()
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    return WorkerPool(argv, count, config.resolved_run_dir() / layout.WORKERS, gpus=gpus)
 
 
 def free_port() -> int:
@@ -142,8 +165,8 @@ class ChiefMonitor(threading.Thread):
         self.stopped = threading.Event()
         self.budget_stopped = False
         self.interrupted = False
-        self._seen_started = set(oracle.start_order)
-        self._seen_ended = set(oracle.end_order)
+        self._seen_started = {t.trial_id for t in kt_compat.trials_in_start_order(oracle)}
+        self._seen_ended = {t.trial_id for t in kt_compat.trials_in_end_order(oracle)}
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
@@ -157,25 +180,19 @@ class ChiefMonitor(threading.Thread):
             _thread.interrupt_main()
         if self.deadline is not None and time.time() >= self.deadline and not self.budget_stopped:
             self.budget_stopped = True
-            self.oracle.max_trials = max(1, len(self.oracle.trials))
+            kt_compat.stop_new_trials(self.oracle)
         if self.pool is not None:
             for line in self.pool.check():
                 self.display.message(line)
-        for trial_id in list(self.oracle.start_order):
-            if trial_id not in self._seen_started:
-                self._seen_started.add(trial_id)
-                trial = self.oracle.trials[trial_id]
-                values = {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}
-                self.display.trial_begin(trial_id, values)
-        for trial_id in list(self.oracle.end_order):
-            if trial_id not in self._seen_ended:
-                self._seen_ended.add(trial_id)
-                trial = self.oracle.trials[trial_id]
-                best = [t for t in self.oracle.get_best_trials(1) if t.status == "COMPLETED"]
-                from search.engine import last_error_line
-
+        for trial in kt_compat.trials_in_start_order(self.oracle):
+            if trial.trial_id not in self._seen_started:
+                self._seen_started.add(trial.trial_id)
+                self.display.trial_begin(trial.trial_id, searched_values(trial.hyperparameters.values))
+        for trial in kt_compat.trials_in_end_order(self.oracle):
+            if trial.trial_id not in self._seen_ended:
+                self._seen_ended.add(trial.trial_id)
                 self.display.trial_end(
-                    trial_id, trial.status, trial.score, best[0].score if best else None, last_error_line(trial.message)
+                    trial.trial_id, trial.status, trial.score, best_score(self.oracle), last_error_line(trial.message)
                 )
 
     def stop(self) -> None:

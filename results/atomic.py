@@ -62,20 +62,3 @@ def save_model(model, target: str | Path) -> None:
     """Save a Keras model to `target` (.keras) atomically."""
     with atomic_path(target, suffix=".keras") as tmp:
         model.save(tmp)
-
-
-def make_keras_tuner_writes_atomic() -> None:
-    """Keras Tuner writes oracle.json and trial.json in place; a kill mid-write would leave
-    a run that cannot resume. Route its JSON writer through the atomic one."""
-    from keras_tuner.src import utils
-
-    if getattr(utils.save_json, "_atomic", False):
-        return
-
-    def save_json(path, obj):
-        text = json.dumps(obj)
-        write_text(path, text)
-        return text
-
-    save_json._atomic = True
-    utils.save_json = save_json

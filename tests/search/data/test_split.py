@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from search.split import SplitError, stratified_subset, train_val_split
+from search.data import SplitError, stratified_subset, train_val_split
 
 
 def proportions(labels: np.ndarray) -> np.ndarray:

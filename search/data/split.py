@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-
-class SplitError(ValueError):
-    """A subset size or validation fraction that cannot be honoured."""
+from search.errors import SplitError
 
 
 def stratified_subset(x: np.ndarray, y: np.ndarray, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

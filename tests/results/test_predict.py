@@ -14,7 +14,9 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-ROOT = Path(__file__).resolve().parent.parent
+from results import layout
+
+ROOT = Path(__file__).resolve().parents[2]
 PREDICT_SCRIPT = ROOT / "scripts" / "predict.py"
 DIGITS = 4  # how many digits get test images written to files, one image each
 
@@ -34,7 +36,7 @@ def confident(run_dir) -> dict[int, np.ndarray]:
     file MNIST-style moves such a digit by a pixel or two, and the small digits model is not
     shift-proof. Digits already in place test the preparation rather than the model's robustness.
     """
-    with np.load(run_dir / "test_predictions.npz", allow_pickle=False) as npz:
+    with np.load(run_dir / layout.PREDICTIONS, allow_pickle=False) as npz:
         images, labels, probabilities = npz["images"], npz["labels"], npz["probabilities"]
     p_true = probabilities[np.arange(len(labels)), labels]
     centred = np.array([np.all(np.abs(np.subtract(ndimage.center_of_mass(i.astype(float)), 14)) < 0.5) for i in images])
@@ -135,7 +137,7 @@ def test_predict_with_a_model_file_that_is_not_keras(run_dir, image_files, tmp_p
     copy.mkdir()
     for name in ("config.json", "metrics.json"):
         shutil.copy(run_dir / name, copy / name)
-    (copy / "best_model.keras").write_text("a text file, not a model")
+    (copy / layout.MODEL).write_text("a text file, not a model")
     result = run_predict(copy, next(iter(image_files)))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from results import layout
 from runs import ROOT, SEARCH_SCRIPT, assert_complete_run, run_cli, write_space
-from search import distributed
-from search.config import ConfigError
+from search.engine import distributed
+from search.errors import ConfigError
 
 MAX_TRIALS = 4
 
@@ -44,18 +45,19 @@ def args_for(run_dir: Path, space: Path, *extra) -> list[str]:
 def trials_by_worker(run_dir: Path) -> dict[str, str]:
     """trial id -> the worker that finished it (our per-trial record)."""
     out = {}
-    for path in (run_dir / "tuner").glob("trial_*/mnist_tuner.json"):
+    for path in (run_dir / layout.TUNER).glob("trial_*/mnist_tuner.json"):
         out[path.parent.name] = json.loads(path.read_text())["tuner_id"]
     return out
 
 
+@pytest.mark.slow
 def test_two_local_workers_share_the_trials_and_the_chief_retrains_once(tmp_path):
     run_dir = tmp_path / "run"
     result = run_cli(*args_for(run_dir, write_space(tmp_path / "s.toml")), "--workers", "2", timeout=600)
     assert result.returncode == 0, result.stderr
     assert_complete_run(run_dir, MAX_TRIALS)
     for worker in ("tuner0", "tuner1"):
-        assert (run_dir / "tuner" / f"{worker}.json").is_file()
+        assert (run_dir / layout.TUNER / f"{worker}.json").is_file()
     done_by = trials_by_worker(run_dir)
     assert len(done_by) == MAX_TRIALS
     assert set(done_by.values()) == {"tuner0", "tuner1"}, done_by
@@ -78,11 +80,12 @@ def _worker_pid(run_dir: Path, tuner_id: str) -> int | None:
 
 def _ongoing(run_dir: Path) -> dict:
     try:
-        return json.loads((run_dir / "tuner" / "oracle.json").read_text())["ongoing_trials"]
+        return json.loads((run_dir / layout.TUNER / layout.ORACLE).read_text())["ongoing_trials"]
     except (OSError, ValueError, KeyError):
         return {}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="finds the worker through /proc")
 def test_a_killed_worker_is_replaced_and_its_trial_rerun(tmp_path):
     run_dir = tmp_path / "run"
@@ -106,7 +109,10 @@ def test_a_killed_worker_is_replaced_and_its_trial_rerun(tmp_path):
     assert chief.returncode == 0, err
     assert "tuner1 died" in err and "restarted" in err
     assert_complete_run(run_dir, MAX_TRIALS)
-    assert json.loads((run_dir / "tuner" / f"trial_{killed_trial}" / "trial.json").read_text())["status"] == "COMPLETED"
+    assert (
+        json.loads((run_dir / layout.TUNER / f"trial_{killed_trial}" / "trial.json").read_text())["status"]
+        == "COMPLETED"
+    )
 
 
 def test_roles_follow_keras_tuners_environment_variables(monkeypatch):

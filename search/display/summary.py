@@ -5,9 +5,10 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from search.progress import format_seconds, format_values
+from results import layout
+from search.display.progress import format_seconds, format_values
 
-NOT_HYPERPARAMETERS = {"trial_id", "status", "val_accuracy", "epochs", "seconds", "rss_mb", "message"}
+NOT_HYPERPARAMETERS = {*layout.TRIALS_HEAD, *layout.TRIALS_TAIL}
 
 
 def print_summary(summary, console: Console | None = None) -> None:
@@ -29,7 +30,7 @@ def print_summary(summary, console: Console | None = None) -> None:
             values = {
                 k: v
                 for k, v in row.items()
-                if k not in NOT_HYPERPARAMETERS and not k.startswith("tuner/") and v not in (None, "")
+                if k not in NOT_HYPERPARAMETERS and layout.is_searched(k) and v not in (None, "")
             }
             table.add_row(
                 row["trial_id"],

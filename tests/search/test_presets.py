@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from search.cli import build_parser, config_from_args
-from search.config import ConfigError, RunConfig
+from search.config import RunConfig
+from search.errors import ConfigError
 from search.presets import DEFAULT_PRESET, PRESETS
 from space import SpaceConfig
 

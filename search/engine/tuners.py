@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import keras_tuner as kt
 
-from search.engine import TrialEngine
+from results import layout
+from search.engine import kt_compat
+from search.engine.trials import TrialEngine
 
 OBJECTIVE = "val_accuracy"
-PROJECT = "tuner"  # Keras Tuner's project folder inside the run directory
 
 
 class HyperbandTuner(TrialEngine, kt.Hyperband):
@@ -52,7 +53,7 @@ def make_tuner(
         objective=kt.Objective(OBJECTIVE, "max"),
         seed=seed + 1,
         directory=str(directory),
-        project_name=PROJECT,
+        project_name=layout.TUNER,
         overwrite=False,
         # A failed trial never ends the search; the run checks that one succeeded.
         max_consecutive_failed_trials=10**9,
@@ -65,7 +66,7 @@ def make_tuner(
         tuner = HyperbandTuner(
             max_epochs=max_epochs, factor=factor, hyperband_iterations=iterations, **common, **engine_kwargs
         )
-        tuner.oracle.max_trials = max_trials
+        kt_compat.set_trial_limit(tuner.oracle, max_trials)
         return tuner
     cls = VARIANTS[name]
     return cls(max_trials=max_trials, **common, **engine_kwargs)
@@ -74,15 +75,11 @@ def make_tuner(
 def planned_trials(tuner) -> int | None:
     """How many trials the search will run, where that is known in advance."""
     oracle = tuner.oracle
-    if not hasattr(oracle, "trials"):
+    if not kt_compat.holds_trials(oracle):
         return None  # a distributed worker's client of the chief's oracle
     limit = oracle.max_trials
-    if isinstance(oracle, kt.oracles.HyperbandOracle):
-        per_iteration = sum(
-            oracle._get_size(bracket, round_num)
-            for bracket in range(oracle._get_num_brackets())
-            for round_num in range(oracle._get_num_rounds(bracket))
-        )
+    per_iteration = kt_compat.hyperband_trials_per_iteration(oracle)
+    if per_iteration is not None:
         planned = per_iteration * oracle.hyperband_iterations  # inf: until the budget runs out
         planned = min(planned, limit) if limit else planned
         return int(planned) if planned != float("inf") else None

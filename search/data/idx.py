@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
+from search.errors import DataError
+
 UBYTE = 0x08
 
 
-class IDXError(ValueError):
+class IDXError(DataError):
     """An IDX file that is missing, truncated or not what it claims to be."""
 
 

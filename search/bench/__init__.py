@@ -1,0 +1,1 @@
+"""Benchmarks (not tests): tuner overhead, input pipeline, time to accuracy; `cli` is scripts/bench.py."""

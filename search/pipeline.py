@@ -1,0 +1,320 @@
+"""The main job, stage by stage: prepare data -> search -> pick the best -> retrain -> test -> write.
+
+Every stage is a function below `run_search`, in the order it runs. The run directory is
+written through search/rundir.py and the contract in results/layout.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import time
+from pathlib import Path
+
+import keras
+import keras_tuner as kt
+import numpy as np
+
+from results import atomic, layout
+from search import interrupts, rundir
+from search.config import RunConfig
+from search.data import Dataset, load_dataset, stratified_subset, train_val_split
+from search.display import Display
+from search.engine import distributed, kt_compat, make_tuner, planned_trials
+from search.engine.records import best_trial, last_error_line, searched_values
+from search.errors import SearchError
+from search.retrain import evaluate, plan_epochs, retrain
+from space import CNNHyperModel
+
+__all__ = ["RunSummary", "SearchError", "run_search"]
+
+
+@dataclasses.dataclass
+class RunSummary:
+    """What a finished run reports back."""
+
+    run_dir: Path
+    metrics: dict
+    best_values: dict
+    top_trials: list[dict]
+    resumed_complete: bool
+
+
+@dataclasses.dataclass
+class SearchData:
+    """The arrays of one run: what trials train on, the validation split, and both together for the retrain."""
+
+    dataset: Dataset
+    fingerprint: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_search: np.ndarray
+    y_search: np.ndarray
+
+
+@dataclasses.dataclass
+class SearchOutcome:
+    """The searched tuner and what its search took."""
+
+    tuner: object
+    seconds: float
+    budget_stopped: bool
+
+
+def run_search(
+    config: RunConfig,
+    display: Display | None = None,
+    dataset: Dataset | None = None,
+    workers: distributed.WorkerPool | None = None,
+) -> RunSummary | None:
+    """Run (or resume) the search `config` describes; returns the finished run's summary.
+
+    `dataset` is the one `config` names, when the caller has loaded it already. Under Keras
+    Tuner's distributed environment variables this process is the chief (it serves the
+    oracle, then retrains and tests; `workers` are local worker processes it starts and
+    watches) or a worker (it runs trials and returns None).
+    """
+    started, display = time.time(), display or Display()
+    data = prepare_data(config, dataset)
+    # Only now, with every input checked, does anything get written.
+    run_dir = rundir.prepare(config.resolved_run_dir(), config, config.search_key(data.fingerprint))
+    outcome = search(config, data, run_dir, display, workers)
+    if outcome is None:
+        return None  # a worker: the chief retrains and tests once
+    interrupts.check()
+    best = pick_best(outcome.tuner)
+    rows = rundir.trial_rows(outcome.tuner.oracle, run_dir)
+    rundir.write_trials_csv(run_dir, rows)
+    request = retrain_request(config, best)
+    finished = already_retrained(run_dir, request, rows)
+    if finished is not None:
+        return RunSummary(run_dir, finished[0], request["hyperparameters"], top_trials(rows), finished[1])
+
+    retrain_started = time.time()
+    model, retrain_record = retrain_best(config, data, run_dir, request, display)
+    retrain_seconds = time.time() - retrain_started
+    interrupts.check()
+    test_metrics = test_once(model, data.dataset, run_dir)
+    timings = {"search": outcome.seconds, "retrain": retrain_seconds, "total": time.time() - started}
+    metrics = write_metrics(run_dir, test_metrics, timings, rows, data, retrain_record, outcome.budget_stopped)
+    return RunSummary(run_dir, metrics, request["hyperparameters"], top_trials(rows), resumed_complete=False)
+
+
+def prepare_data(config: RunConfig, dataset: Dataset | None) -> SearchData:
+    """Load the data (unless given), take the subset, split off validation, and the trials' subset."""
+    dataset = dataset or load_dataset(config.dataset, config.data)
+    x, y = dataset.x_train, dataset.y_train
+    if config.subset:
+        x, y = stratified_subset(x, y, config.subset, config.seed)
+    x_train, y_train, x_val, y_val = train_val_split(x, y, config.val_fraction, config.seed)
+    # Trials may train on fewer images than the retrain: a ranking needs less data than a final model.
+    x_search, y_search = x_train, y_train
+    if config.search_subset:
+        x_search, y_search = stratified_subset(x_train, y_train, config.search_subset, config.seed)
+    return SearchData(dataset, dataset.fingerprint(), x_train, y_train, x_val, y_val, x_search, y_search)
+
+
+def search(
+    config: RunConfig, data: SearchData, run_dir: Path, display: Display, workers: distributed.WorkerPool | None
+) -> SearchOutcome | None:
+    """Run the trials (resuming those already run), within the time budget; None in a distributed worker."""
+    role = distributed.role()
+    keras.utils.set_random_seed(config.seed)
+    already_spent = sum(r.get("seconds", 0) for r in rundir.trial_records(run_dir).values())
+    deadline = time.time() + config.budget_minutes * 60 - already_spent if config.budget_minutes else None
+    tuner = make_tuner(
+        config.tuner,
+        CNNHyperModel(config.space),
+        run_dir,
+        max_trials=config.trial_limit,
+        max_epochs=config.max_epochs,
+        seed=config.seed,
+        factor=config.hyperband_factor,
+        iterations=config.hyperband_iterations,
+        deadline=deadline,
+        display=display,
+        patience=config.early_stopping_patience,
+        distribution_strategy=strategy(config.distribution),
+    )
+    callbacks = [keras.callbacks.TensorBoard(config.tensorboard)] if config.tensorboard else []
+    fit = dict(epochs=config.max_epochs, validation_data=(data.x_val, data.y_val), callbacks=callbacks, verbose=0)
+    if role == "worker":
+        tuner.search(data.x_search, data.y_search, **fit)
+        return None
+
+    started = time.time()
+    display.search_begin(planned_trials(tuner), len(kt_compat.trials_in_end_order(tuner.oracle)), deadline)
+    monitor = distributed.ChiefMonitor(tuner.oracle, display, deadline, workers) if role == "chief" else None
+    try:
+        if monitor:
+            if workers:
+                workers.start()
+            monitor.start()
+        tuner.search(data.x_search, data.y_search, **fit)
+    finally:
+        if monitor:
+            monitor.stop()
+        if workers:
+            workers.stop()
+        display.search_end()
+    budget_stopped = tuner.budget_stopped or bool(monitor and monitor.budget_stopped)
+    if budget_stopped:
+        display.message(f"time budget of {config.budget_minutes:g} min reached: no new trials started")
+    return SearchOutcome(tuner, time.time() - started, budget_stopped)
+
+
+def pick_best(tuner):
+    """The completed trial with the best validation accuracy (SearchError when none completed)."""
+    best = best_trial(tuner.oracle)
+    if best is not None:
+        return best
+    trials = kt_compat.trials_in_start_order(tuner.oracle)
+    failed = [t for t in trials if t.status in layout.UNSUCCESSFUL]
+    why = f"; the last error: {last_error_line(failed[-1].message)}" if failed and failed[-1].message else ""
+    raise SearchError(f"no trial succeeded ({len(failed)} of {len(trials)} failed){why}")
+
+
+def retrain_request(config: RunConfig, best) -> dict:
+    """What decides the retrain: the best trial's values and the options; the epochs run may then
+    depend on measured speed."""
+    return {
+        "hyperparameters": searched_values(best.hyperparameters.values),
+        "epochs_asked": config.epochs or (best.best_step + 1),
+        "retrain_minutes": config.retrain_minutes,
+        "schedule": config.retrain_schedule,
+        "augment": config.retrain_augment,
+        "trial_id": best.trial_id,
+    }
+
+
+def already_retrained(run_dir: Path, request: dict, rows: list[dict]) -> tuple[dict, bool] | None:
+    """(metrics, nothing new) where a finished run's model already answers `request`, else None.
+
+    New trials that did not change the best only update the counts in metrics.json. Otherwise
+    the run is unfinished again until metrics.json is back, and the best hyperparameters are written.
+    """
+    previous = rundir.read_json(run_dir / layout.METRICS)
+    if previous and _asked(previous.get("retrain")) == request and (run_dir / layout.MODEL).exists():
+        counts = rundir.trial_counts(rows)
+        nothing_new = previous.get("trials") == counts
+        if not nothing_new:
+            previous["trials"] = counts
+            previous["timings"]["trial_seconds_all_sessions"] = rundir.trial_seconds(rows)
+            atomic.write_json(run_dir / layout.METRICS, previous)
+        return previous, nothing_new
+    (run_dir / layout.METRICS).unlink(missing_ok=True)
+    atomic.write_json(run_dir / layout.BEST_HPS, request["hyperparameters"])
+    return None
+
+
+def _asked(record: dict | None) -> dict | None:
+    # What measured speed chose (epochs, epoch_seconds) is not part of what was asked.
+    return {k: v for k, v in record.items() if k not in ("epochs", "epoch_seconds")} if record else None
+
+
+def retrain_best(
+    config: RunConfig, data: SearchData, run_dir: Path, request: dict, display: Display
+) -> tuple[keras.Model, dict]:
+    """Retrain the best CNN from scratch on train+validation; write the model and its curves.
+    Returns the model and the retrain's record for metrics.json."""
+    started = time.time()
+    x_all, y_all = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+    hypermodel = CNNHyperModel(config.space)
+    run_strategy = strategy(config.distribution)
+    epochs, epoch_seconds = plan_epochs(
+        run_dir / layout.RETRAIN_PLAN, request, hypermodel, x_all, y_all, display, run_strategy
+    )
+    interrupts.check()
+    seconds_left = config.retrain_minutes * 60 - (time.time() - started) if config.retrain_minutes else None
+    model, history = retrain(
+        hypermodel,
+        request["hyperparameters"],
+        x_all,
+        y_all,
+        epochs,
+        seed=config.seed,
+        display=display,
+        schedule=config.retrain_schedule,
+        augment=config.retrain_augment,
+        strategy=run_strategy,
+        seconds=seconds_left,
+    )
+    display.search_end()
+    atomic.save_model(model, run_dir / layout.MODEL)
+    atomic.write_json(run_dir / layout.HISTORY, {"epochs": history})
+    # Fewer epochs than planned where the epochs run showed the rest would not fit.
+    return model, {**request, "epochs": len(history), "epoch_seconds": epoch_seconds}
+
+
+def test_once(model: keras.Model, dataset: Dataset, run_dir: Path) -> dict:
+    """The one evaluation on the test set; writes the test predictions and returns the test metrics."""
+    test_metrics, probabilities = evaluate(model, dataset.x_test, dataset.y_test)
+    with atomic.atomic_path(run_dir / layout.PREDICTIONS) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, images=dataset.x_test[..., 0], labels=dataset.y_test, probabilities=probabilities)
+    return test_metrics
+
+
+def write_metrics(
+    run_dir: Path,
+    test_metrics: dict,
+    timings: dict,
+    rows: list[dict],
+    data: SearchData,
+    retrain_record: dict,
+    budget_stopped: bool,
+) -> dict:
+    """metrics.json, written last: its presence marks the run finished."""
+    metrics = {
+        **test_metrics,
+        "timings": {
+            **{f"{stage}_seconds": round(seconds, 2) for stage, seconds in timings.items()},
+            "trial_seconds_all_sessions": rundir.trial_seconds(rows),
+        },
+        "trials": rundir.trial_counts(rows),
+        "dataset": {
+            "name": data.dataset.name,
+            "source": data.dataset.source,
+            "fingerprint": data.fingerprint,
+            "train": int(len(data.x_train)),
+            "search_train": int(len(data.x_search)),
+            "validation": int(len(data.x_val)),
+            "test": int(len(data.dataset.y_test)),
+        },
+        "retrain": retrain_record,
+        "budget_stopped": budget_stopped,
+        "versions": versions(),
+    }
+    atomic.write_json(run_dir / layout.METRICS, metrics)
+    return metrics
+
+
+def top_trials(rows: list[dict], n: int = 5) -> list[dict]:
+    """The `n` completed trials with the best validation accuracy, best first."""
+    done = [r for r in rows if r["val_accuracy"] is not None]
+    return sorted(done, key=lambda r: -r["val_accuracy"])[:n]
+
+
+def strategy(name: str | None):
+    """The tf.distribute strategy --distribution names, or None for one device."""
+    if name is None:
+        return None
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy()
+
+
+def versions() -> dict:
+    """Versions of the libraries that decide the numbers."""
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_tuner": kt.__version__,
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "platform": platform.platform(),
+    }
