@@ -72,7 +72,7 @@ def configuration_table(run: Run) -> TableData:
         ["max trials", fmt(options.get("max_trials"))],
         ["max epochs per trial", fmt(options.get("max_epochs"))],
     ]
-    if options.get("tuner") == "hyperband":
+    if options.get("tuner") in ("hyperband", "bohb"):
         rows.append(["hyperband factor", fmt(options.get("hyperband_factor"))])
     rows += [
         ["early stopping patience", fmt(options.get("early_stopping_patience"))],

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from space import SpaceConfig
 
-TUNERS = ("hyperband", "bayesian", "random", "grid")
+TUNERS = ("hyperband", "bohb", "bayesian", "random", "grid")
+HYPERBAND_LIKE = ("hyperband", "bohb")  # sized by Hyperband's brackets, take its factor and iterations
 DEFAULT_MAX_TRIALS = 10  # for tuners other than Hyperband, which sizes itself
 
 
@@ -71,7 +72,7 @@ class RunConfig:
         if self.budget_minutes is not None and self.budget_minutes <= 0:
             raise ConfigError(f"--budget-minutes must be positive, got {self.budget_minutes}")
         if (
-            self.tuner == "hyperband"
+            self.tuner in HYPERBAND_LIKE
             and self.hyperband_iterations is None
             and not (self.budget_minutes or self.max_trials)
         ):
@@ -86,7 +87,7 @@ class RunConfig:
         """The cap on trials: --max-trials, else Hyperband's own schedule or a default."""
         if self.max_trials is not None:
             return self.max_trials
-        return None if self.tuner == "hyperband" else DEFAULT_MAX_TRIALS
+        return None if self.tuner in HYPERBAND_LIKE else DEFAULT_MAX_TRIALS
 
     def default_run_dir(self) -> Path:
         """runs/DATASET-TUNER: the same command finds the same run again."""
@@ -103,8 +104,8 @@ class RunConfig:
             "seed": self.seed,
             "tuner": self.tuner,
             "max_epochs": self.max_epochs,
-            "hyperband_factor": self.hyperband_factor if self.tuner == "hyperband" else None,
-            "hyperband_iterations": self.hyperband_iterations if self.tuner == "hyperband" else None,
+            "hyperband_factor": self.hyperband_factor if self.tuner in HYPERBAND_LIKE else None,
+            "hyperband_iterations": self.hyperband_iterations if self.tuner in HYPERBAND_LIKE else None,
             "early_stopping_patience": self.early_stopping_patience,
             "space": self.space.to_dict(),
         }

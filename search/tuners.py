@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import keras_tuner as kt
 
+from search.bohb import BOHB
 from search.engine import TrialEngine
 
 OBJECTIVE = "val_accuracy"
+HYPERBAND_LIKE = ("hyperband", "bohb")  # tuners sized by Hyperband's brackets
 PROJECT = "tuner"  # Keras Tuner's project folder inside the run directory
 
 
@@ -26,7 +28,17 @@ class GridTuner(TrialEngine, kt.GridSearch):
     """Every combination in turn (floats at 10 points)."""
 
 
-VARIANTS = {"hyperband": HyperbandTuner, "bayesian": BayesianTuner, "random": RandomTuner, "grid": GridTuner}
+class BOHBTuner(TrialEngine, BOHB):
+    """BOHB: Hyperband's brackets, new configurations from a TPE-style model of the finished trials."""
+
+
+VARIANTS = {
+    "hyperband": HyperbandTuner,
+    "bohb": BOHBTuner,
+    "bayesian": BayesianTuner,
+    "random": RandomTuner,
+    "grid": GridTuner,
+}
 
 
 def make_tuner(
@@ -61,8 +73,8 @@ def make_tuner(
     if distribution_strategy is not None:
         common["distribution_strategy"] = distribution_strategy
     engine_kwargs["run_seed"] = seed
-    if name == "hyperband":
-        tuner = HyperbandTuner(
+    if name in HYPERBAND_LIKE:
+        tuner = VARIANTS[name](
             max_epochs=max_epochs, factor=factor, hyperband_iterations=iterations, **common, **engine_kwargs
         )
         tuner.oracle.max_trials = max_trials
