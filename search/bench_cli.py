@@ -35,8 +35,29 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--data", metavar="PATH", help="MNIST as .npz or IDX folder (default: $MNIST_DATA)")
     p.add_argument("--run-dir", default="runs/bench", metavar="DIR", help="where the timed run is written")
+    p.add_argument(
+        "--tuners",
+        nargs="?",
+        const="hyperband,bohb,bayesian,random,grid",
+        metavar="LIST",
+        help="instead: compare tuners (comma-separated; default all) under one wall budget and the same seeds "
+        "on one fixed MNIST task; writes bench.json and bench_tuners.png (see search/bench_tuners.py)",
+    )
+    p.add_argument("--seeds", default="1,2,3", help="with --tuners: the seeds, comma-separated (default 1,2,3)")
+    p.add_argument(
+        "--budget-minutes", type=float, default=3.0, help="with --tuners: wall budget per search (default 3)"
+    )
+    p.add_argument(
+        "--images",
+        type=int,
+        default=12000,
+        help="with --tuners: training images, 20%% of them for validation (default 12000)",
+    )
+    p.add_argument("--max-epochs", type=int, default=3, help="with --tuners: epochs a trial may train (default 3)")
     args = p.parse_args(argv)
     import_tensorflow()
+    if args.tuners:
+        return _tuners_main(args)
     from rich.console import Console
     from rich.table import Table
 
@@ -54,4 +75,36 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(*row)
     Console().print(table)
     print("written: bench.json")
+    return 0
+
+
+def _tuners_main(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from search.bench_tuners import as_table, run_tuner_benchmark
+
+    try:
+        result = run_tuner_benchmark(
+            [t.strip() for t in args.tuners.split(",") if t.strip()],
+            [int(s) for s in args.seeds.split(",")],
+            args.budget_minutes,
+            args.data,
+            images=args.images,
+            max_epochs=args.max_epochs,
+        )
+    except (DataError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    task = result["task"]
+    table = Table(
+        title=f"tuners: best val accuracy within {task['budget_minutes']:g} min, seeds {task['seeds']} "
+        f"({task['images']:,} images, trials up to {task['max_epochs']} epochs)"
+    )
+    for column in ("tuner", "median best", "min - max", "median trials"):
+        table.add_column(column, justify="left" if column == "tuner" else "right")
+    for row in as_table(result):
+        table.add_row(*row)
+    Console().print(table)
+    print("written: bench.json, bench_tuners.png")
     return 0

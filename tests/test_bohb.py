@@ -7,6 +7,7 @@ import math
 
 import keras_tuner as kt
 import numpy as np
+import pytest
 
 from runs import assert_complete_run, run_cli, trial_statuses, write_space
 from search.bohb import BOHBOracle, propose
@@ -129,3 +130,19 @@ def test_bohb_distributes_over_two_workers(tmp_path):
     assert sorted(trial_statuses(run_dir)) == ["COMPLETED"] * 4
     workers = {json.loads(p.read_text())["tuner_id"] for p in run_dir.glob("tuner/trial_*/mnist_tuner.json")}
     assert workers <= {"tuner0", "tuner1"} and workers
+
+
+def test_tuner_benchmark_summarises_best_so_far_per_tuner(tmp_path):
+    from search.bench_tuners import _summary, as_table, best_so_far, picture
+
+    assert best_so_far([(3.0, 0.5), (1.0, 0.4), (2.0, None), (4.0, 0.45)]) == [(1.0, 0.4), (3.0, 0.5)]
+    runs = [
+        {"tuner": t, "seed": s, "best": b, "trials_within_budget": 3, "ended": [(10.0, b)]}
+        for t, s, b in [("random", 1, 0.9), ("random", 2, 0.95), ("bohb", 1, 0.97), ("bohb", 2, 0.93)]
+    ]
+    result = _summary(["random", "bohb"], [1, 2], 1.0, 12000, 3, runs)
+    assert result["tuners"]["bohb"]["median_best"] == pytest.approx(0.95)
+    assert result["tuners"]["random"]["min_best"] == 0.9
+    assert [row[0] for row in as_table(result)] == ["random", "bohb"]
+    picture(result, tmp_path / "b.png")
+    assert (tmp_path / "b.png").stat().st_size > 1000
