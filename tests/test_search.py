@@ -1,4 +1,4 @@
-"""The search pipeline end to end: command line, all four tuners, failures, seeding, budget."""
+"""The search pipeline end to end: command line, every tuner, failures, seeding, budget."""
 
 from __future__ import annotations
 
