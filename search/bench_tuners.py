@@ -65,6 +65,7 @@ def one_search(name: str, seed: int, data, budget_s: float, max_epochs: int, spa
         clock.started = time.perf_counter()
         tuner.search(x, y, epochs=max_epochs, validation_data=(xv, yv), verbose=0)
         wall = time.perf_counter() - clock.started
+        model_based = getattr(tuner.oracle, "model_based", None)  # BOHB: configurations its model proposed
     within = [s for t, s in clock.ended if s is not None and t <= budget_s]
     return {
         "tuner": name,
@@ -73,6 +74,7 @@ def one_search(name: str, seed: int, data, budget_s: float, max_epochs: int, spa
         "trials": len(clock.ended),
         "trials_within_budget": sum(1 for t, _ in clock.ended if t <= budget_s),
         "wall_seconds": wall,
+        "model_based": model_based,
         "ended": clock.ended,
     }
 
