@@ -17,7 +17,8 @@ def report_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mnist-report",
         description="Print the tables of a finished run (configuration, top and failed trials, test accuracy per "
-        "digit) and write RUN_DIR/report/: predictions.png, confusion.png, curves.png, trials.png, report.json and "
+        "digit, hyperparameter importance) and write RUN_DIR/report/: predictions.png, confusion.png, curves.png, "
+        "trials.png, importance.png, parallel.png, report.json and "
         "a self-contained index.html. Reads only the run directory; never retrains.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -54,7 +55,7 @@ def report_main(argv: list[str] | None = None) -> int:
     for table in report_tables(run, compact=not wide):
         console.print(to_rich(table))
     console.print(f"report: {report.files['html']}")
-    for name in ("predictions", "confusion", "curves", "trials"):
+    for name in ("predictions", "confusion", "curves", "trials", "importance", "parallel"):
         console.print(f"        {report.files[name]}")
     return 0
 

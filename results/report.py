@@ -1,4 +1,4 @@
-"""The report of a finished run: four PNG pictures, report.json and one self-contained index.html."""
+"""The report of a finished run: six PNG pictures, report.json and one self-contained index.html."""
 
 from __future__ import annotations
 
@@ -8,17 +8,22 @@ import html
 import json
 from pathlib import Path
 
-from results import atomic, layout, plots
+from results import atomic, layout, plots, plots_explain
+from results.importance import run_importance
 from results.run import Run
 from results.tables import TableData, ranked_trials, report_tables, to_html
 
-PICTURES = ("predictions", "confusion", "curves", "trials")
+PICTURES = ("predictions", "confusion", "curves", "trials", "importance", "parallel")
 CAPTIONS = {
     "predictions": "Test images with the predicted digit and its probability; mistakes in red with the true digit.",
     "confusion": "Rows are the true digit, columns the predicted one; every cell holds its count.",
     "curves": "Retraining loss and accuracy per epoch; validation accuracy per epoch of the best trials of the search.",
     "trials": "Validation accuracy of each completed trial against each hyperparameter (the best is the star), "
     "and trial by trial in the order they ran.",
+    "importance": "Hyperparameter importance: the share of the validation accuracy's variance, as modelled by a random "
+    "forest of the completed trials, that each hyperparameter explains alone (fANOVA-style main effects).",
+    "parallel": "Parallel coordinates: one line per trial through its hyperparameters to its val accuracy, coloured by "
+    "val accuracy; the best trial in orange, failed trials as grey dashes, inactive conditional values at 'off'.",
 }
 DPI = 90
 
@@ -34,7 +39,7 @@ class Report:
 
 
 def build_pictures(run: Run) -> dict[str, tuple]:
-    """{name: (figure, data)} of the four pictures of `run`."""
+    """{name: (figure, data)} of the pictures of `run`."""
     predictions = run.test_predictions
     top_ids = [t["trial_id"] for t in ranked_trials(run)[: plots.TOP_TRIAL_CURVES]]
     return {
@@ -42,11 +47,13 @@ def build_pictures(run: Run) -> dict[str, tuple]:
         "confusion": plots.confusion_figure(run.metrics["confusion_matrix"], run.metrics.get("per_class_accuracy")),
         "curves": plots.curves_figure(run.history, run.trial_histories, top_ids),
         "trials": plots.trials_figure(run.trials, run.hyperparameter_names, run.log_scaled),
+        "importance": plots_explain.importance_figure(run_importance(run)),
+        "parallel": plots_explain.parallel_figure(run.trials, run.hyperparameter_names, run.log_scaled),
     }
 
 
 def write_report(run: Run, dpi: int = DPI) -> Report:
-    """Write RUN/report/: the four PNGs, report.json and index.html (last), each atomically."""
+    """Write RUN/report/: the PNGs, report.json and index.html (last), each atomically."""
     folder = run.report_dir
     files, data, images = {}, {}, {}
     for name, (fig, shown) in build_pictures(run).items():
@@ -62,6 +69,7 @@ def write_report(run: Run, dpi: int = DPI) -> Report:
         "test_count": run.metrics.get("test_count"),
         "pictures": {name: {"file": files[name].name, "shows": CAPTIONS[name], **data[name]} for name in PICTURES},
         "tables": [t.as_dict() for t in tables],
+        **run_importance(run).as_dict(),
     }
     atomic.write_text(files["json"], json.dumps(summary, indent=1) + "\n")
     files["html"] = folder / layout.REPORT_HTML
@@ -72,7 +80,7 @@ def write_report(run: Run, dpi: int = DPI) -> Report:
 def render_html(run: Run, tables: list[TableData], images: dict[str, bytes]) -> str:
     """One page holding everything: tables as HTML, pictures as base64 data URIs (readable offline)."""
     e = html.escape
-    configuration, top, failed, per_class = tables
+    configuration, top, failed, per_class, importance = tables
 
     def picture(name: str) -> str:
         uri = "data:image/png;base64," + base64.b64encode(images[name]).decode("ascii")
@@ -96,6 +104,10 @@ def render_html(run: Run, tables: list[TableData], images: dict[str, bytes]) -> 
         to_html(top),
         to_html(failed),
         picture("trials"),
+        "<h2>What mattered</h2>",
+        to_html(importance),
+        picture("importance"),
+        picture("parallel"),
         "<h2>Configuration</h2>",
         to_html(configuration),
     ]

@@ -73,7 +73,7 @@ def configuration_table(run: Run) -> TableData:
         ["max trials", fmt(options.get("max_trials"))],
         ["max epochs per trial", fmt(options.get("max_epochs"))],
     ]
-    if options.get("tuner") == "hyperband":
+    if options.get("tuner") in ("hyperband", "bohb"):
         rows.append(["hyperband factor", fmt(options.get("hyperband_factor"))])
     rows += [
         ["early stopping patience", fmt(options.get("early_stopping_patience"))],
@@ -213,7 +213,21 @@ def report_tables(run: Run, compact: bool = False) -> list[TableData]:
         top_trials_table(run, compact=compact),
         failed_trials_table(run),
         per_class_table(run),
+        importance_table(run),
     ]
+
+
+def importance_table(run: Run) -> TableData:
+    """Each searched hyperparameter's importance share, largest first; a note when there are too few trials."""
+    from results.importance import run_importance
+
+    importance = run_importance(run)
+    shares = importance.shares or {}
+    rows = [[name, f"{share:.1%}"] for name, share in sorted(shares.items(), key=lambda kv: -kv[1])]
+    title = "Hyperparameter importance (fANOVA-style main effects)"
+    if shares:
+        title += f": {importance.describe()}"
+    return TableData(title, ["hyperparameter", "share"], rows, note=importance.describe(), numeric=(1,))
 
 
 def to_rich(table: TableData) -> Table | Text:

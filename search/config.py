@@ -12,7 +12,8 @@ from search.errors import ConfigError
 from search.presets import DEFAULT_PRESET, PRESETS
 from space import SpaceConfig, SpaceError
 
-TUNERS = ("hyperband", "bayesian", "random", "grid")
+TUNERS = ("hyperband", "bohb", "bayesian", "random", "grid")
+HYPERBAND_LIKE = ("hyperband", "bohb")  # sized by Hyperband's brackets, take its factor and iterations
 DATASETS = ("mnist", "fashion_mnist", "digits")  # search.data checks the same names when loading
 DEFAULT_MAX_TRIALS = 10  # for tuners other than Hyperband, which sizes itself
 
@@ -128,7 +129,7 @@ class RunConfig:
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ConfigError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         if (
-            self.tuner == "hyperband"
+            self.tuner in HYPERBAND_LIKE
             and self.hyperband_iterations is None
             and not (self.budget_minutes or self.max_trials)
         ):
@@ -143,7 +144,7 @@ class RunConfig:
         """The cap on trials: --max-trials, else Hyperband's own schedule or a default."""
         if self.max_trials is not None:
             return self.max_trials
-        return None if self.tuner == "hyperband" else DEFAULT_MAX_TRIALS
+        return None if self.tuner in HYPERBAND_LIKE else DEFAULT_MAX_TRIALS
 
     def resolved_run_dir(self) -> Path:
         """--run-dir, else runs/DATASET-TUNER: the same command finds the same run again."""
@@ -160,8 +161,8 @@ class RunConfig:
             "seed": self.seed,
             "tuner": self.tuner,
             "max_epochs": self.max_epochs,
-            "hyperband_factor": self.hyperband_factor if self.tuner == "hyperband" else None,
-            "hyperband_iterations": self.hyperband_iterations if self.tuner == "hyperband" else None,
+            "hyperband_factor": self.hyperband_factor if self.tuner in HYPERBAND_LIKE else None,
+            "hyperband_iterations": self.hyperband_iterations if self.tuner in HYPERBAND_LIKE else None,
             "early_stopping_patience": self.early_stopping_patience,
             "space": self.space.to_dict(),
         }

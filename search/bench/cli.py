@@ -10,8 +10,15 @@ from results.quiet_tf import import_tensorflow
 from search.errors import UserError
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark from the command line; returns the exit code."""
+def _seeds(text: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmark's command line."""
     p = argparse.ArgumentParser(
         prog="bench",
         description="Measure tuner overhead (one trial against bare model.fit, interleaved), the input "
@@ -35,18 +42,48 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--data", metavar="PATH", help="MNIST as .npz or IDX folder (default: $MNIST_DATA)")
     p.add_argument("--run-dir", default="runs/bench", metavar="DIR", help="where the timed run is written")
-    args = p.parse_args(argv)
+    p.add_argument(
+        "--tuners",
+        nargs="?",
+        const="hyperband,bohb,bayesian,random,grid",
+        metavar="LIST",
+        help="instead: compare tuners (comma-separated; default all) under one wall budget and the same seeds "
+        "on one fixed MNIST task; writes bench.json and bench_tuners.png (see search/bench/tuners.py)",
+    )
+    p.add_argument(
+        "--seeds", type=_seeds, default="1,2,3", help="with --tuners: the seeds, comma-separated (default 1,2,3)"
+    )
+    p.add_argument(
+        "--budget-minutes", type=float, default=3.0, help="with --tuners: wall budget per search (default 3)"
+    )
+    p.add_argument(
+        "--images",
+        type=int,
+        default=12000,
+        help="with --tuners: training images, 20%% of them for validation (default 12000)",
+    )
+    p.add_argument("--max-epochs", type=int, default=3, help="with --tuners: epochs a trial may train (default 3)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark from the command line; returns the exit code (2 with one line on a user's mistake)."""
+    args = build_parser().parse_args(argv)
     import_tensorflow()
+    try:
+        return _tuners_main(args) if args.tuners else _presets_main(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _presets_main(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
     from search.bench.measure import as_table, run_benchmark
 
-    try:
-        result = run_benchmark(args.mode or "quick", args.data, Path("bench.json"), Path(args.run_dir))
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    result = run_benchmark(args.mode or "quick", args.data, Path("bench.json"), Path(args.run_dir))
     table = Table(title=f"mnist-tuner benchmark ({result['mode']})")
     table.add_column("what")
     table.add_column("figure", justify="right")
@@ -54,4 +91,32 @@ def main(argv: list[str] | None = None) -> int:
         table.add_row(*row)
     Console().print(table)
     print("written: bench.json")
+    return 0
+
+
+def _tuners_main(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from search.bench.tuners import as_table, run_tuner_benchmark
+
+    result = run_tuner_benchmark(
+        [t.strip() for t in args.tuners.split(",") if t.strip()],
+        args.seeds,
+        args.budget_minutes,
+        args.data,
+        images=args.images,
+        max_epochs=args.max_epochs,
+    )
+    task = result["task"]
+    table = Table(
+        title=f"tuners: best val accuracy within {task['budget_minutes']:g} min, seeds {task['seeds']} "
+        f"({task['images']:,} images, trials up to {task['max_epochs']} epochs)"
+    )
+    for column in ("tuner", "median best", "min - max", "median trials"):
+        table.add_column(column, justify="left" if column == "tuner" else "right")
+    for row in as_table(result):
+        table.add_row(*row)
+    Console().print(table)
+    print("written: bench.json, bench_tuners.png")
     return 0

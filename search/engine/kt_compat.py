@@ -2,7 +2,10 @@
 
 Checked against keras-tuner 1.4.8 (pyproject.toml pins keras-tuner below 1.5): the names below
 are internals (`keras_tuner.src.*`, oracle attributes and private methods) that a new minor
-version may change. Anything else in this project uses `keras_tuner.*` only.
+version may change. The one other place is search/engine/bohb.py: BOHB's oracle subclasses
+HyperbandOracle and overrides its `_random_values()` hook (reading `_seed_state`, `_duplicate`
+and `_max_collisions`), which cannot live elsewhere than in the subclass; its docstring lists them.
+Anything else in this project uses `keras_tuner.*` only.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ from __future__ import annotations
 import keras_tuner as kt
 
 from results import layout
+from search.config import HYPERBAND_LIKE
 from search.engine import kt_compat
+from search.engine.bohb import BOHB
 from search.engine.trials import TrialEngine
 
 OBJECTIVE = "val_accuracy"
@@ -27,7 +29,17 @@ class GridTuner(TrialEngine, kt.GridSearch):
     """Every combination in turn (floats at 10 points)."""
 
 
-VARIANTS = {"hyperband": HyperbandTuner, "bayesian": BayesianTuner, "random": RandomTuner, "grid": GridTuner}
+class BOHBTuner(TrialEngine, BOHB):
+    """BOHB: Hyperband's brackets, new configurations from a TPE-style model of the finished trials."""
+
+
+VARIANTS = {
+    "hyperband": HyperbandTuner,
+    "bohb": BOHBTuner,
+    "bayesian": BayesianTuner,
+    "random": RandomTuner,
+    "grid": GridTuner,
+}
 
 
 def make_tuner(
@@ -62,8 +74,8 @@ def make_tuner(
     if distribution_strategy is not None:
         common["distribution_strategy"] = distribution_strategy
     engine_kwargs["run_seed"] = seed
-    if name == "hyperband":
-        tuner = HyperbandTuner(
+    if name in HYPERBAND_LIKE:
+        tuner = VARIANTS[name](
             max_epochs=max_epochs, factor=factor, hyperband_iterations=iterations, **common, **engine_kwargs
         )
         kt_compat.set_trial_limit(tuner.oracle, max_trials)

@@ -1,4 +1,4 @@
-"""The search pipeline end to end: command line, all four tuners, failures, seeding, budget."""
+"""The search pipeline end to end: command line, every tuner, failures, seeding, budget."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def test_the_test_images_stored_are_the_datasets_test_set(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("tuner", ["hyperband", "bayesian", "random", "grid"])
+@pytest.mark.parametrize("tuner", ["hyperband", "bohb", "bayesian", "random", "grid"])
 def test_every_tuner_searches_the_same_space(tmp_path, tuner):
     summary = run_search(tiny_config(tmp_path / tuner, tuner=tuner, max_trials=3))
     rows = read_trials(tmp_path / tuner)
