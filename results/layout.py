@@ -23,6 +23,7 @@ RETRAIN_PLAN = "retrain_plan.json"
 REPORT = "report"  # written by report.py:
 REPORT_HTML = "index.html"
 REPORT_JSON = "report.json"
+LOCK_SUFFIX = ".lock"  # .NAME.lock beside the run directory NAME: held by the search running there
 WORKERS = "workers"  # logs of the local worker processes of --workers
 TUNER = "tuner"  # Keras Tuner's own project folder
 ORACLE = "oracle.json"  # inside TUNER

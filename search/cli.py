@@ -14,7 +14,7 @@ import sys
 from search import interrupts
 from search.config import RunConfig
 from search.engine import distributed
-from search.errors import ConfigError, UserError
+from search.errors import CannotWrite, ConfigError, UserError, cannot_write
 from search.presets import DEFAULT_PRESET, PRESETS
 
 EXIT_BAD_INPUT = 2
@@ -99,8 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     interrupts.install()
     try:
         return _search(args, argv)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (UserError, OSError) as e:
+        failed_write = e if isinstance(e, CannotWrite) else cannot_write(e)
+        if failed_write is None and not isinstance(e, UserError):
+            raise
+        print(f"error: {failed_write or e}", file=sys.stderr)
+        if failed_write is not None:
+            # h5py's half-written checkpoint objects fail again, and can crash the interpreter, when
+            # freed at exit; every file that matters is already whole, so leave without freeing anything.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_BAD_INPUT)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials are saved. Resume with:\n  " + resume_command(argv), file=sys.stderr)

@@ -15,9 +15,11 @@ _requested = False
 
 
 def install() -> None:
-    """Make SIGINT and SIGTERM stop the search (also where a shell started it with SIGINT ignored)."""
-    signal.signal(signal.SIGINT, _on_signal)
-    signal.signal(signal.SIGTERM, _on_signal)
+    """Make SIGINT, SIGTERM and SIGHUP stop the search as Ctrl-C does (also where a shell started it
+    with SIGINT ignored): state saved, exit 130, the resume command printed."""
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):  # no SIGHUP on Windows
+            signal.signal(getattr(signal, name), _on_signal)
 
 
 def _on_signal(signum, frame):

@@ -78,11 +78,18 @@ def run_search(
     """
     started, display = time.time(), display or Display()
     data = prepare_data(config, dataset)
-    # Only now, with every input checked, does anything get written.
-    run_dir = rundir.prepare(config.resolved_run_dir(), config, config.search_key(data.fingerprint))
+    key = config.search_key(data.fingerprint)
+    if distributed.role() == "worker":  # runs the chief's trials in the chief's directory, which the chief holds
+        search(config, data, rundir.prepare(config.resolved_run_dir(), config, key), display, None)
+        return None
+    with rundir.claimed(config.resolved_run_dir()):
+        return _run_stages(config, data, key, display, workers, started)
+
+
+def _run_stages(config: RunConfig, data, key: dict, display: Display, workers, started: float) -> RunSummary:
+    # Only now, with every input checked and the directory held, does anything get written.
+    run_dir = rundir.prepare(config.resolved_run_dir(), config, key)
     outcome = search(config, data, run_dir, display, workers)
-    if outcome is None:
-        return None  # a worker: the chief retrains and tests once
     interrupts.check()
     best = pick_best(outcome.tuner)
     rows = rundir.trial_rows(outcome.tuner.oracle, run_dir)

@@ -6,10 +6,14 @@ the same command resumes it, a different search or another format is refused wit
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
+import shlex
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +21,7 @@ from results import atomic, layout
 from search.config import RunConfig, describe_differences, key_hash
 from search.engine import kt_compat
 from search.engine.records import last_error_line, read_trial_record
-from search.errors import ConfigError
+from search.errors import ConfigError, RunDirInUse
 
 
 def read_json(path: Path) -> dict | None:
@@ -76,6 +80,35 @@ def _check_same_search(run_dir: Path, existing: dict, key: dict) -> None:
             f"{run_dir} holds a run with another configuration: {'; '.join(differences) or 'unknown'}; "
             "give --overwrite to start it afresh, or another --run-dir"
         )
+
+
+@contextlib.contextmanager
+def claimed(run_dir: Path):
+    """Hold the run directory for this process: a second search on it stops at once (RunDirInUse),
+    naming the process that holds it.
+
+    An fcntl lock on a file beside the directory (not inside: --overwrite deletes the directory);
+    the system drops it when the holder dies, even by kill -9, so a stale lock blocks nobody.
+    """
+    import fcntl
+
+    path = run_dir.parent / f".{run_dir.name}{layout.LOCK_SUFFIX}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 4096, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise RunDirInUse(
+            f"{run_dir} is in use by process {holder}; wait for it to end or stop it (Ctrl-C saves its state)"
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} ({shlex.join(sys.argv)})".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
 
 
 def trial_records(run_dir: Path) -> dict[str, dict]:

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from results import layout
@@ -76,3 +77,58 @@ def assert_complete_run(run_dir: Path, trials: int) -> dict:
 
     keras.saving.load_model(run_dir / layout.MODEL)
     return metrics
+
+
+# Searches on the digits set that tests interrupt: small enough to finish in seconds.
+MAX_TRIALS = 4
+
+
+def search_args(run_dir: Path, space: Path, *extra) -> list[str]:
+    return [
+        "--dataset",
+        "digits",
+        "--tuner",
+        "random",
+        "--max-trials",
+        str(MAX_TRIALS),
+        "--max-epochs",
+        "3",
+        "--epochs",
+        "4",
+        "--run-dir",
+        str(run_dir),
+        "--space",
+        str(space),
+        "--quiet",
+        *extra,
+    ]
+
+
+def start_search(args: list[str]) -> subprocess.Popen:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.Popen(
+        [sys.executable, str(SEARCH_SCRIPT), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(condition, proc: subprocess.Popen, timeout: float = 300) -> None:
+    deadline = time.time() + timeout
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"search ended before the moment to interrupt it: {proc.communicate()}")
+        if time.time() > deadline:
+            proc.kill()
+            raise AssertionError("timed out waiting for the moment to interrupt the search")
+        time.sleep(0.05)
+
+
+def trial_status(run_dir: Path, trial_id: str) -> str | None:
+    try:
+        return json.loads((run_dir / layout.TUNER / f"trial_{trial_id}" / "trial.json").read_text())["status"]
+    except (OSError, ValueError, KeyError):
+        return None

@@ -18,7 +18,7 @@ from search.display import Display, DisplayCallback
 from search.engine import kt_compat
 from search.engine.memory import resident_mb
 from search.engine.records import best_score, last_error_line, searched_values
-from search.errors import SearchError
+from search.errors import CannotWrite, SearchError, cannot_write
 
 FAILURES_BEFORE_GIVING_UP = 5
 
@@ -41,6 +41,10 @@ class StopOnDivergence(keras.callbacks.Callback):
                 f"{self.what} diverged: loss became {float(loss)} in epoch {self.epoch + 1}, batch {batch + 1} "
                 "(learning rate too high?)"
             )
+
+
+class StopSearch(CannotWrite, kt.errors.FatalError):
+    """Raised in a trial to end the whole search (Keras Tuner leaves the trial to re-run on resume)."""
 
 
 class StopOnInterrupt(keras.callbacks.Callback):
@@ -103,7 +107,14 @@ class TrialEngine:
         callbacks.append(DisplayCallback(self.display))
         kwargs["callbacks"] = callbacks
         kwargs.setdefault("verbose", 0)
-        return super().run_trial(trial, *args, **kwargs)
+        try:
+            return super().run_trial(trial, *args, **kwargs)
+        except OSError as e:
+            # A full disk is no fault of the trial: stop the search with the trial left to re-run.
+            failed_write = cannot_write(e)
+            if failed_write is None:
+                raise
+            raise StopSearch(str(failed_write)) from e
 
     def on_epoch_end(self, trial, model, epoch, logs=None):
         # Keras Tuner keeps only each trial's best epoch; the curves are ours to keep.

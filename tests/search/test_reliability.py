@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -14,61 +13,18 @@ import numpy as np
 import pytest
 
 from results import atomic, layout
-from runs import ROOT, SEARCH_SCRIPT, assert_complete_run, run_cli, write_space
+from runs import (
+    MAX_TRIALS,
+    ROOT,
+    assert_complete_run,
+    run_cli,
+    search_args,
+    start_search,
+    trial_status,
+    wait_for,
+    write_space,
+)
 from search.data.idx import write_idx
-
-MAX_TRIALS = 4
-
-
-def search_args(run_dir: Path, space: Path, *extra) -> list[str]:
-    return [
-        "--dataset",
-        "digits",
-        "--tuner",
-        "random",
-        "--max-trials",
-        str(MAX_TRIALS),
-        "--max-epochs",
-        "3",
-        "--epochs",
-        "4",
-        "--run-dir",
-        str(run_dir),
-        "--space",
-        str(space),
-        "--quiet",
-        *extra,
-    ]
-
-
-def start_search(args: list[str]) -> subprocess.Popen:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.Popen(
-        [sys.executable, str(SEARCH_SCRIPT), *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for(condition, proc: subprocess.Popen, timeout: float = 300) -> None:
-    deadline = time.time() + timeout
-    while not condition():
-        if proc.poll() is not None:
-            raise AssertionError(f"search ended before the moment to interrupt it: {proc.communicate()}")
-        if time.time() > deadline:
-            proc.kill()
-            raise AssertionError("timed out waiting for the moment to interrupt the search")
-        time.sleep(0.05)
-
-
-def trial_status(run_dir: Path, trial_id: str) -> str | None:
-    try:
-        return json.loads((run_dir / layout.TUNER / f"trial_{trial_id}" / "trial.json").read_text())["status"]
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def trial_records(run_dir: Path) -> dict[str, tuple[str, int]]:
