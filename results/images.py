@@ -71,6 +71,8 @@ def to_mnist(grey: np.ndarray) -> np.ndarray:
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     resample = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR
     small = np.asarray(Image.fromarray(ink.astype(np.uint8)).resize(new_size, resample), dtype=np.float64)
+    # Resampling averages the strokes down; MNIST's digits reach full strength, so stretch back to 255.
+    small *= 255.0 / max(small.max(), 1.0)
 
     out = np.zeros((SIZE, SIZE))
     top, left = (SIZE - small.shape[0]) // 2, (SIZE - small.shape[1]) // 2
