@@ -143,6 +143,14 @@ def write_idx_folder():
     return write
 
 
+@pytest.fixture
+def space_file(tmp_path) -> Path:
+    """A TOML file of the tiny space the command-line tests search (see runs.TINY_SPACE)."""
+    from runs import write_space
+
+    return write_space(tmp_path / "space.toml")
+
+
 @pytest.fixture(scope="session")
 def digits_run(tmp_path_factory) -> Path:
     """One finished digits run whose model is confident, shared by the report and predict tests:

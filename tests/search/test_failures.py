@@ -13,13 +13,6 @@ from results import layout
 from runs import MAX_TRIALS, assert_complete_run, run_cli, search_args, start_search, trial_status, wait_for
 
 
-@pytest.fixture
-def space_file(tmp_path):
-    from runs import write_space
-
-    return write_space(tmp_path / "space.toml")
-
-
 @pytest.mark.slow
 def test_a_second_search_on_a_directory_in_use_stops_at_once_and_a_killed_holder_blocks_nobody(tmp_path, space_file):
     run_dir = tmp_path / "run"

@@ -35,11 +35,6 @@ def trial_records(run_dir: Path) -> dict[str, tuple[str, int]]:
     return out
 
 
-@pytest.fixture
-def space_file(tmp_path):
-    return write_space(tmp_path / "space.toml")
-
-
 @pytest.mark.slow
 def test_kill_9_during_a_trial_then_rerun_finishes_without_repeating_finished_trials(tmp_path, space_file):
     run_dir = tmp_path / "run"
