@@ -85,21 +85,7 @@ def parallel_figure(trials: list[dict], names: list[str], log_scaled) -> tuple:
         ax.plot(xs, ys(best), color=BEST, linewidth=3.2, zorder=4, label=f"best trial {best.get('trial_id')}")
         ax.plot(xs, ys(best), color="black", linewidth=0.8, zorder=5)
         lines.append({"trial_id": best.get("trial_id"), "val_accuracy": _score(best), "best": True})
-    for x, scale in zip(xs, scales, strict=False):
-        ax.axvline(x, color="#444", linewidth=0.8, zorder=0)
-        for position, label in scale.ticks:
-            ax.text(x - 0.04, position, label, ha="right", va="center", fontsize=7.5, color="#333")
-    ax.axvline(xs[-1], color="#444", linewidth=0.8, zorder=0)
-    for fraction in (0.0, 0.5, 1.0):
-        value = low + fraction * (high - low)
-        ax.text(xs[-1] + 0.04, fraction, f"{value:.4f}", ha="left", va="center", fontsize=7.5, color="#333")
-    labels = [n + (" (log)" if s.log else "") for n, s in zip(axes_names, scales, strict=True)] + ["val accuracy"]
-    ax.set_xticks(xs, labels=labels, rotation=20, ha="right", fontsize=9)
-    ax.set_yticks([])
-    ax.set_ylim(-0.14, 1.06)
-    ax.set_xlim(-0.5, xs[-1] + 0.5)
-    for side in ("left", "right", "top"):
-        ax.spines[side].set_visible(False)
+    _draw_axes(ax, xs, axes_names, scales, (low, high))
     failed = len(trials) - len(done)
     ax.set_title(
         f"Parallel coordinates of {len(trials)} trials, coloured by val accuracy\n"
@@ -119,6 +105,26 @@ def parallel_figure(trials: list[dict], names: list[str], log_scaled) -> tuple:
         "best_trial_id": best.get("trial_id") if best else None,
     }
     return fig, data
+
+
+def _draw_axes(ax, xs: list[int], axes_names: list[str], scales: list, score_range: tuple[float, float]) -> None:
+    """One vertical axis per hyperparameter with its ticks, and the val accuracy axis last."""
+    low, high = score_range
+    for x, scale in zip(xs, scales, strict=False):
+        ax.axvline(x, color="#444", linewidth=0.8, zorder=0)
+        for position, label in scale.ticks:
+            ax.text(x - 0.04, position, label, ha="right", va="center", fontsize=7.5, color="#333")
+    ax.axvline(xs[-1], color="#444", linewidth=0.8, zorder=0)
+    for fraction in (0.0, 0.5, 1.0):
+        value = low + fraction * (high - low)
+        ax.text(xs[-1] + 0.04, fraction, f"{value:.4f}", ha="left", va="center", fontsize=7.5, color="#333")
+    labels = [n + (" (log)" if s.log else "") for n, s in zip(axes_names, scales, strict=True)] + ["val accuracy"]
+    ax.set_xticks(xs, labels=labels, rotation=20, ha="right", fontsize=9)
+    ax.set_yticks([])
+    ax.set_ylim(-0.14, 1.06)
+    ax.set_xlim(-0.5, xs[-1] + 0.5)
+    for side in ("left", "right", "top"):
+        ax.spines[side].set_visible(False)
 
 
 class _Scale:
