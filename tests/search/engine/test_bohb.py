@@ -80,6 +80,7 @@ def run_oracle(tmp_path, seed: int) -> tuple[BOHBOracle, list[dict]]:
     return oracle, tried
 
 
+@pytest.mark.slow
 def test_the_oracle_runs_hyperband_brackets_with_model_based_new_configurations(tmp_path):
     oracle, tried = run_oracle(tmp_path, seed=3)
     assert oracle.model_based > 0
@@ -96,6 +97,7 @@ def args(run_dir, spec, *extra) -> list[str]:
     ]  # fmt: skip
 
 
+@pytest.mark.slow
 def test_bohb_runs_and_resumes_with_more_trials_from_the_command_line(tmp_path):
     run_dir, spec = tmp_path / "run", write_space(tmp_path / "s.toml")
     first = run_cli(*args(run_dir, spec, "--max-trials", "2"))
@@ -114,6 +116,7 @@ def test_bohb_runs_and_resumes_with_more_trials_from_the_command_line(tmp_path):
     assert json.loads((run_dir / "config.json").read_text())["search"]["tuner"] == "bohb"
 
 
+@pytest.mark.slow
 def test_bohb_stops_at_the_time_budget(tmp_path):
     run_dir = tmp_path / "run"
     result = run_cli(*args(run_dir, write_space(tmp_path / "s.toml"), "--budget-minutes", "0.001"))
@@ -122,6 +125,7 @@ def test_bohb_stops_at_the_time_budget(tmp_path):
     assert metrics["budget_stopped"] is True and metrics["trials"]["total"] == 1
 
 
+@pytest.mark.slow
 def test_bohb_distributes_over_two_workers(tmp_path):
     run_dir = tmp_path / "run"
     result = run_cli(*args(run_dir, write_space(tmp_path / "s.toml"), "--max-trials", "4", "--workers", "2"))
