@@ -64,23 +64,34 @@ def predict_parser() -> argparse.ArgumentParser:
     """The command line of predict."""
     p = argparse.ArgumentParser(
         prog="mnist-predict",
-        description="Classify image files of single handwritten digits with a run's best model. Any size; dark ink "
-        "on light paper or MNIST-style light on dark; PNG, JPEG or anything Pillow reads. Each image is cropped to "
-        "its ink, scaled into 20x20 and centred by mass in 28x28, as MNIST is.",
-        epilog="Output: one line per file, 'FILE: DIGIT (PROBABILITY)  top 3: ...'. With --json, one JSON object "
-        'per line: {"file": "a.png", "digit": 7, "probability": 0.98, "top3": [[7, 0.98], [1, 0.01], [2, 0.004]]} '
-        "(top3: [digit, probability] pairs, likeliest first). A file that cannot be read gets one 'error: FILE: ...' "
-        "line on stderr; the others are still answered, and the exit code is 2.",
+        description="Read handwritten digits, or numbers written left to right, from image files with a run's "
+        "best model: photos of paper (uneven light, shadows, ruled or squared paper) as well as clean scans, "
+        "dark ink on light or MNIST-style light on dark; PNG, JPEG or anything Pillow reads. The paper is "
+        "cleaned (lighting evened, local threshold, ruled lines and specks removed), the digits are found left "
+        "to right, and each is scaled into 20x20 and centred by mass in 28x28, as MNIST is.",
+        epilog="Output: one line per file: 'FILE: DIGIT (PROBABILITY)  top 3: ...' for one digit, 'FILE: NUMBER  "
+        "digits: D P, ...' for several; 'unsure' marks an answer the model is not sure of or ink that does not "
+        'look like a digit. With --json, one JSON object per line: {"file", "digit", "probability", "top3" '
+        '(for several digits these three are null), "number" (the digits left to right, e.g. "2026"), "unsure", '
+        '"digits": [{"digit", "probability", "box": [x0, y0, x1, y1], "unsure"}, ...]}; boxes are in the '
+        "image's pixels. A file that cannot be read gets one 'error: FILE: ...' line on stderr; the others are "
+        "still answered, and the exit code is 2.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory (its best_model.keras is used)")
-    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files of single digits")
+    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files of a digit or a written number")
     p.add_argument("--json", action="store_true", help="print one JSON object per line instead of text")
+    p.add_argument(
+        "--annotate",
+        metavar="OUT",
+        help="write each image with its digits' boxes and answers drawn on it: to OUT.png for one image, "
+        "into the folder OUT (as NAME.annotated.png) for several",
+    )
     return p
 
 
 def predict_main(argv: list[str] | None = None) -> int:
-    """Classify image files from the command line; returns the exit code."""
+    """Read image files from the command line; returns the exit code."""
     args = predict_parser().parse_args(argv)
     from results.predict import Failure, predict_files
     from results.run import RunError, open_run
@@ -95,4 +106,28 @@ def predict_main(argv: list[str] | None = None) -> int:
             print(f"error: {answer.file}: {answer.reason}", file=sys.stderr, flush=True)
         else:
             print(json.dumps(answer.as_dict()) if args.json else answer.as_text(), flush=True)
-    return EXIT_BAD_INPUT if any(isinstance(a, Failure) for a in answers) else 0
+    failed = any(isinstance(a, Failure) for a in answers)
+    if args.annotate:
+        failed |= not _annotate_all(answers, args.annotate, several=len(args.images) > 1)
+    return EXIT_BAD_INPUT if failed else 0
+
+
+def _annotate_all(answers, out: str, several: bool) -> bool:
+    """Write the annotated images; False (with one line on stderr) when one cannot be written."""
+    from pathlib import Path
+
+    from results.annotate import annotate
+    from results.predict import Failure
+
+    for answer in answers:
+        if isinstance(answer, Failure):
+            continue
+        target = Path(out) / f"{Path(answer.file).stem}.annotated.png" if several else Path(out)
+        try:
+            if several and Path(out).exists() and not Path(out).is_dir():
+                raise NotADirectoryError(f"{out} is a file; with several images --annotate names a folder")
+            annotate(answer.file, answer, target)
+        except OSError as e:
+            print(f"error: cannot write {target}: {e.strerror or e}", file=sys.stderr)
+            return False
+    return True

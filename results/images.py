@@ -1,4 +1,8 @@
-"""Turning a photo or scan of one digit into what the model was trained on: MNIST's convention.
+"""Turning a photo or scan of digits into what the model was trained on: MNIST's convention.
+
+`find_digits_in` cleans a photo (results/paper.py), finds its digits left to right
+(results/segment.py) and brings each into the convention; `to_mnist` does the same for an image
+already holding one clean digit.
 
 MNIST digits are light ink on black, their ink box scaled into 20x20 pixels (aspect kept), placed in
 a 28x28 image with the centre of mass at the centre; pixels are raw 0-255 (the model rescales).
@@ -6,11 +10,15 @@ a 28x28 image with the centre of mass at the centre; pixels are raw 0-255 (the m
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
+
+from results.paper import clean_ink
+from results.segment import find_digits
 
 SIZE = 28
 BOX = 20
@@ -27,6 +35,7 @@ def read_greyscale(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as image:
             image.load()
+            image = ImageOps.exif_transpose(image)  # a phone's portrait photo is stored turned, with a tag
             if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
                 image = image.convert("RGBA")
                 paper = Image.new("RGBA", image.size, (255, 255, 255, 255))
@@ -64,13 +73,18 @@ def to_mnist(grey: np.ndarray) -> np.ndarray:
 
     rows = np.flatnonzero((ink > INK_THRESHOLD * 255).any(axis=1))
     cols = np.flatnonzero((ink > INK_THRESHOLD * 255).any(axis=0))
-    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return fit_into_mnist(ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
 
+
+def fit_into_mnist(ink: np.ndarray) -> np.ndarray:
+    """An ink crop (light ink on black, cut to the ink's box) as a 28x28 uint8 MNIST image: scaled into
+    20x20 with its aspect kept, strokes back at full strength, centre of mass at the centre."""
     height, width = ink.shape
     scale = BOX / max(height, width)
     new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
     resample = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR
-    small = np.asarray(Image.fromarray(ink.astype(np.uint8)).resize(new_size, resample), dtype=np.float64)
+    small = Image.fromarray(np.clip(ink, 0, 255).astype(np.float32), mode="F").resize(new_size, resample)
+    small = np.clip(np.asarray(small, dtype=np.float64), 0, None)
     # Resampling averages the strokes down; MNIST's digits reach full strength, so stretch back to 255.
     small *= 255.0 / max(small.max(), 1.0)
 
@@ -89,3 +103,47 @@ def to_mnist(grey: np.ndarray) -> np.ndarray:
 def load_digit(path: str | Path) -> np.ndarray:
     """The digit image at `path` as a 28x28 uint8 MNIST image (raises ImageError)."""
     return to_mnist(read_greyscale(path))
+
+
+@dataclasses.dataclass
+class FoundDigit:
+    """One digit found in a photo: its 28x28 MNIST image, its box in the photo's pixels
+    (x0, y0, x1, y1; x1, y1 exclusive) and how it looked before scaling (for judging the answer)."""
+
+    image: np.ndarray
+    box: tuple[int, int, int, int]
+    aspect: float  # the ink's width / height
+    fill: float  # the share of its box the ink covers
+    cut_ink: float = 0.0  # when cut from touching digits: the ink in the cut column / the height
+
+
+def find_digits_in(grey: np.ndarray) -> list[list[list[FoundDigit]]]:
+    """The digits of a photo or scan (greyscale 0-255, any size), left to right, as groups of ink, each
+    with its ways to be read (one digit, or touching digits cut apart; see results/segment.py). Every
+    digit is in MNIST's convention. Raises ImageError when no ink is found."""
+    grey = np.asarray(grey, dtype=np.float64)
+    if grey.ndim != 2 or min(grey.shape) < 1:
+        raise ImageError(f"expected a 2-D greyscale image, got shape {grey.shape}")
+    if np.ptp(grey) < 16:
+        raise ImageError("no digit found (the image is blank or has almost no contrast)")
+    ink, mask, scale = clean_ink(grey)
+    groups = find_digits(mask)
+    if not groups:
+        raise ImageError("no digit found (no ink stands out from the paper)")
+    return [[[_found(digit, ink, scale, grey.shape) for digit in way] for way in ways] for ways in groups]
+
+
+def _found(digit, ink: np.ndarray, scale: float, shape: tuple[int, int]) -> FoundDigit:
+    x0, y0, x1, y1 = digit.box
+    # The ink's own shading inside the digit's strokes (widened by a pixel for their soft edges),
+    # and nothing else in its box: no ruled line, no neighbour's stroke.
+    strokes = ndimage.binary_dilation(digit.mask, iterations=1)
+    crop = np.where(strokes, ink[y0:y1, x0:x1], 0.0)
+    height, width = shape
+    box = (
+        max(0, int(np.floor(x0 / scale))),
+        max(0, int(np.floor(y0 / scale))),
+        min(width, int(np.ceil(x1 / scale))),
+        min(height, int(np.ceil(y1 / scale))),
+    )
+    return FoundDigit(fit_into_mnist(crop), box, digit.width / digit.height, float(digit.mask.mean()), digit.cut_ink)

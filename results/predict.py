@@ -1,4 +1,4 @@
-"""Classifying people's own digit images with a run's best model."""
+"""Reading people's own digit images with a run's best model: one digit, or a number written left to right."""
 
 from __future__ import annotations
 
@@ -6,38 +6,100 @@ import dataclasses
 
 import numpy as np
 
-from results.images import ImageError, load_digit
+from results.images import FoundDigit, ImageError, find_digits_in, read_greyscale
 
 TOP = 3
+# Below this top probability an answer is flagged unsure. Measured on photo-like digits (results/photo_bench.py):
+# answers under 0.8 were wrong about half the time, answers above it about 1 in 100.
+UNSURE_BELOW = 0.8
+# Ink that does not look like one digit: a box wider than a digit, ink filling most of its box, or
+# a mark much shorter than the number's other digits.
+WIDEST = 1.25
+FULLEST = 0.62
+SHORTEST = 0.55
+# A cut through ink this thin (share of the digit's height in the cut column) counts for, or against:
+CUT_EVIDENCE = ([0.1, 0.35], [0.5, -1.0])
+COUNT_PRIOR = 0.5  # per digit more or fewer than a group's width suggests, in log probability
+
+
+@dataclasses.dataclass
+class DigitAnswer:
+    """The model's answer for one digit of an image: the digit, its probability, the `TOP` likeliest
+    digits, its box (x0, y0, x1, y1 in the image's pixels) and whether the answer is unsure."""
+
+    digit: int
+    probability: float
+    top3: list[tuple[int, float]]
+    box: tuple[int, int, int, int]
+    unsure: bool
+
+    def as_dict(self) -> dict:
+        return {
+            "digit": self.digit,
+            "probability": self.probability,
+            "box": list(self.box),
+            "unsure": self.unsure,
+        }
 
 
 @dataclasses.dataclass
 class Prediction:
-    """The answer for one image file: the digit, its probability, and the `TOP` likeliest digits."""
+    """The answer for one image file: the digits found in it, left to right."""
 
     file: str
-    digit: int
-    probability: float
-    top3: list[tuple[int, float]]
+    digits: list[DigitAnswer]
+
+    @property
+    def number(self) -> str:
+        """The digits left to right, as a string ("2026"; "7" for one digit)."""
+        return "".join(str(d.digit) for d in self.digits)
+
+    @property
+    def digit(self) -> int | None:
+        """The digit, for an image of one digit; None for a number."""
+        return self.digits[0].digit if len(self.digits) == 1 else None
+
+    @property
+    def probability(self) -> float | None:
+        """The digit's probability, for an image of one digit; None for a number."""
+        return self.digits[0].probability if len(self.digits) == 1 else None
+
+    @property
+    def top3(self) -> list[tuple[int, float]] | None:
+        return self.digits[0].top3 if len(self.digits) == 1 else None
+
+    @property
+    def unsure(self) -> bool:
+        """True when any digit's answer is unsure."""
+        return any(d.unsure for d in self.digits)
 
     def as_dict(self) -> dict:
-        """JSON-ready: {"file", "digit", "probability", "top3": [[digit, probability], ...] likeliest first}."""
+        """JSON-ready: "file", "digit", "probability", "top3" (null for several digits), "number",
+        "unsure" and "digits": [{"digit", "probability", "box", "unsure"}, ...] left to right."""
         return {
             "file": self.file,
             "digit": self.digit,
             "probability": self.probability,
-            "top3": [[d, p] for d, p in self.top3],
+            "top3": None if self.top3 is None else [[d, p] for d, p in self.top3],
+            "number": self.number,
+            "unsure": self.unsure,
+            "digits": [d.as_dict() for d in self.digits],
         }
 
     def as_text(self) -> str:
-        """One line: 'FILE: 7 (98.6%)  top 3: 7 98.6%, 1 0.9%, 2 0.3%'."""
-        top = ", ".join(f"{d} {p:.1%}" for d, p in self.top3)
-        return f"{self.file}: {self.digit} ({self.probability:.1%})  top {len(self.top3)}: {top}"
+        """One line: 'FILE: 7 (98.6%)  top 3: 7 98.6%, 1 0.9%, 2 0.3%' for a digit,
+        'FILE: 2026  2 99.1%, 0 97.0%, 2 98.8%, 6 64.0% unsure' for a number."""
+        flag = "  unsure" if self.unsure else ""
+        if len(self.digits) == 1:
+            top = ", ".join(f"{d} {p:.1%}" for d, p in self.top3)
+            return f"{self.file}: {self.digit} ({self.probability:.1%})  top {len(self.top3)}: {top}{flag}"
+        each = ", ".join(f"{d.digit} {d.probability:.1%}{' unsure' if d.unsure else ''}" for d in self.digits)
+        return f"{self.file}: {self.number}  digits: {each}{flag}"
 
 
 @dataclasses.dataclass
 class Failure:
-    """A file that could not be classified, and why (one line)."""
+    """A file that could not be read, and why (one line)."""
 
     file: str
     reason: str
@@ -46,28 +108,63 @@ class Failure:
 def predict_files(run, paths: list[str]) -> list[Prediction | Failure]:
     """One Prediction or Failure per path, in order. The model is loaded only when some image is readable
     (RunError when it cannot be)."""
-    loaded = []
+    found: list[list | Failure] = []
     for path in paths:
         try:
-            loaded.append(load_digit(path))
+            found.append(find_digits_in(read_greyscale(path)))
         except ImageError as e:
-            loaded.append(Failure(str(path), " ".join(str(e).split())))
-    good = [(str(path), image) for path, image in zip(paths, loaded, strict=True) if not isinstance(image, Failure)]
-    if not good:
-        return loaded
-    names, images = zip(*good, strict=True)
-    answers = iter(classify(run.load_model(), np.stack(images), list(names)))
-    return [item if isinstance(item, Failure) else next(answers) for item in loaded]
+            found.append(Failure(str(path), " ".join(str(e).split())))
+    if all(isinstance(item, Failure) for item in found):
+        return found
+    model = run.load_model()
+    return [
+        item if isinstance(item, Failure) else read_found(model, item, str(path))
+        for path, item in zip(paths, found, strict=True)
+    ]
 
 
-def classify(model, images: np.ndarray, names: list[str]) -> list[Prediction]:
-    """Predictions of `model` for a batch of 28x28 uint8 images (raw 0-255 pixels: the model rescales)."""
+def read_found(model, groups: list[list[list[FoundDigit]]], name: str) -> Prediction:
+    """The Prediction of `model` for the digits found in one image (see find_digits_in): each group of
+    ink is read the way, of those offered, whose digits the model is surest of on average."""
+    every = [digit for ways in groups for way in ways for digit in way]
+    answers = iter(classify(model, np.stack([d.image for d in every])))
+    chosen: list[tuple[FoundDigit, tuple]] = []
+    for ways in groups:
+        scored = [[(digit, next(answers)) for digit in way] for way in ways]
+        height = max(d.box[3] - d.box[1] for way in ways for d in way)
+        guess = len(ways[0])  # segment.py offers the count the width suggests first
+        chosen.extend(max(scored, key=lambda way: _way_score(way, height) - COUNT_PRIOR * abs(len(way) - guess)))
+    typical = float(np.median([d.box[3] - d.box[1] for d, _ in chosen]))
+    out = []
+    for found, (top, probability) in chosen:
+        odd_shape = found.aspect > WIDEST or found.fill > FULLEST
+        too_short = len(chosen) > 1 and (found.box[3] - found.box[1]) < SHORTEST * typical
+        unsure = probability < UNSURE_BELOW or odd_shape or too_short
+        out.append(DigitAnswer(top[0][0], top[0][1], top, found.box, unsure))
+    return Prediction(name, out)
+
+
+def _way_score(way: list[tuple[FoundDigit, tuple]], height: int) -> float:
+    """How good a reading of a group of ink is: the model's mean log probability for its digits, plus
+    evidence from the shapes: a cut through a thin neck of ink is likely, one through thick ink
+    unlikely, and a cut-off piece much shorter than the group is no digit."""
+    score = float(np.mean([np.log(max(p, 1e-9)) for _, (_, p) in way]))
+    for found, _ in way[1:]:
+        score += float(np.interp(found.cut_ink, *CUT_EVIDENCE)) / len(way)
+    short = sum((d.box[3] - d.box[1]) < SHORTEST * height for d, _ in way)
+    return score - 2.0 * short
+
+
+def classify(model, images: np.ndarray) -> list[tuple[list[tuple[int, float]], float]]:
+    """For each 28x28 uint8 image (raw 0-255 pixels: the model rescales), its `TOP` likeliest digits with
+    their probabilities, and the top probability."""
     if len(images) == 0:
         return []
-    probabilities = np.asarray(model.predict(images[..., None], verbose=0), dtype=np.float64)
+    # Called directly rather than through predict(): a few images at a time, predict's setup dominates.
+    probabilities = np.asarray(model(images[..., None].astype("float32"), training=False), dtype=np.float64)
     out = []
-    for name, p in zip(names, probabilities, strict=True):
+    for p in probabilities:
         order = np.argsort(-p, kind="stable")[:TOP]
         top = [(int(d), round(float(p[d]), 6)) for d in order]
-        out.append(Prediction(name, top[0][0], top[0][1], top))
+        out.append((top, top[0][1]))
     return out

@@ -63,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --tuners: training images, 20%% of them for validation (default 12000)",
     )
     p.add_argument("--max-epochs", type=int, default=3, help="with --tuners: epochs a trial may train (default 3)")
+    p.add_argument(
+        "--photos",
+        metavar="RUN_DIR",
+        help="instead: how well RUN_DIR's model reads photo-like pictures of its test digits (plain paper, uneven "
+        "light, ruled and squared paper; single digits and numbers of 3-5 digits) against the same digits in "
+        "clean form; writes bench_photos.json (see results/photo_bench.py)",
+    )
+    p.add_argument("--digits", type=int, default=100, help="with --photos: single-digit pictures per condition")
+    p.add_argument("--numbers", type=int, default=60, help="with --photos: number pictures per condition")
     return p
 
 
@@ -71,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import_tensorflow()
     try:
+        if args.photos:
+            return _photos_main(args)
         return _tuners_main(args) if args.tuners else _presets_main(args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -119,4 +130,32 @@ def _tuners_main(args) -> int:
         table.add_row(*row)
     Console().print(table)
     print("written: bench.json, bench_tuners.png")
+    return 0
+
+
+def _photos_main(args) -> int:
+    from results import atomic
+    from results.photo_bench import measure, table
+    from results.run import RunError, open_run
+
+    try:
+        run = open_run(args.photos)
+        test = run.test_predictions
+        model = run.load_model()
+    except RunError as e:
+        raise UserError(str(e)) from None
+    seed = args.seeds[0]
+    scores = measure(model, test.images, test.labels, digits=args.digits, numbers=args.numbers, seed=seed)
+    print(f"photo-like pictures of {run.path}'s test digits (seed {seed}):")
+    print(table(scores))
+    atomic.write_json(
+        "bench_photos.json",
+        {
+            "run_dir": str(run.path),
+            "seed": seed,
+            "test_accuracy": run.metrics.get("test_accuracy"),
+            "conditions": [s.as_dict() for s in scores],
+        },
+    )
+    print("written: bench_photos.json")
     return 0

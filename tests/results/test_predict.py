@@ -101,11 +101,73 @@ def test_predict_gives_the_true_digit_in_every_polarity_and_size(run_dir, image_
     wrong = [(a["file"], a["digit"]) for a in answers if a["digit"] != image_files[Path(a["file"])]]
     assert not wrong
     for a in answers:
-        assert set(a) == {"file", "digit", "probability", "top3"}
+        assert set(a) == {"file", "digit", "probability", "top3", "number", "unsure", "digits"}
+        assert a["number"] == str(a["digit"]) and len(a["digits"]) == 1
+        assert a["digits"][0]["digit"] == a["digit"] and a["digits"][0]["probability"] == a["probability"]
         assert [d for d, _ in a["top3"]][0] == a["digit"] and a["top3"][0][1] == a["probability"]
         probabilities = [p for _, p in a["top3"]]
         assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1 + 1e-6
         assert len({d for d, _ in a["top3"]}) == 3
+
+
+def number_on_ruled_paper(digits: list[np.ndarray], path: Path) -> list[tuple[int, int, int, int]]:
+    """Write `digits` (MNIST-style images) as dark ink side by side on ruled grey paper with varied gaps,
+    as a JPEG photo; returns each digit's ink box."""
+    height, gaps = 70, [10, 25, 4, 40]
+    inks = []
+    for image in digits:
+        rows, cols = np.flatnonzero(image.max(axis=1) > 30), np.flatnonzero(image.max(axis=0) > 30)
+        crop = Image.fromarray(image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+        inks.append(np.asarray(crop.resize((round(crop.width * height / crop.height), height), Image.BICUBIC)))
+    width = sum(i.shape[1] for i in inks) + sum(gaps[: len(inks) - 1]) + 80
+    page = np.full((160, width), 215.0)
+    page[30::45, :] *= 0.7  # ruled lines, one through the digits
+    x, boxes = 40, []
+    for ink, gap in zip(inks, gaps, strict=False):
+        page[50 : 50 + height, x : x + ink.shape[1]] *= 1 - 0.75 * ink / 255
+        boxes.append((x, 50, x + ink.shape[1], 50 + height))
+        x += ink.shape[1] + gap
+    Image.fromarray(np.clip(page, 0, 255).astype(np.uint8)).save(path, quality=80)
+    return boxes
+
+
+def test_a_written_number_is_read_left_to_right_with_boxes_and_an_annotated_picture(run_dir, confident, tmp_path):
+    digits = list(confident)
+    photo = tmp_path / "number.jpg"
+    boxes = number_on_ruled_paper([confident[d] for d in digits], photo)
+    annotated = tmp_path / "number_read.png"
+    result = run_predict(run_dir, photo, "--json", "--annotate", annotated)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["number"] == "".join(map(str, digits))
+    assert answer["digit"] is None and answer["probability"] is None and answer["top3"] is None
+    assert [d["digit"] for d in answer["digits"]] == digits
+    for found, box in zip(answer["digits"], boxes, strict=True):
+        x0, y0, x1, y1 = found["box"]
+        assert abs(x0 - box[0]) <= 6 and abs(x1 - box[2]) <= 6 and abs(y0 - box[1]) <= 6 and abs(y1 - box[3]) <= 6
+        assert 0 < found["probability"] <= 1 and isinstance(found["unsure"], bool)
+    with Image.open(annotated) as picture, Image.open(photo) as original:
+        assert picture.size == original.size and picture.mode == "RGB"
+        pixels = np.asarray(picture).reshape(-1, 3).astype(int)
+    coloured = (np.abs(pixels[:, 0] - pixels[:, 1]) > 60) | (np.abs(pixels[:, 1] - pixels[:, 2]) > 60)
+    assert coloured.sum() > 100  # the boxes and answers are drawn in colour on a grey photo
+
+    text = run_predict(run_dir, photo)
+    assert text.returncode == 0
+    assert text.stdout.startswith(f"{photo}: {answer['number']}  digits: ")
+
+
+def test_annotate_with_several_images_writes_into_a_folder(run_dir, image_files, tmp_path):
+    files = list(image_files)[:2]
+    folder = tmp_path / "annotated"
+    result = run_predict(run_dir, *files, "--annotate", folder)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{f.stem}.annotated.png" for f in files)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    result = run_predict(run_dir, *files, "--annotate", blocker)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: cannot write ")
 
 
 def test_a_bad_file_among_good_ones_fails_alone(run_dir, image_files, tmp_path):

@@ -1,0 +1,237 @@
+"""Cleaning a photo or scan of paper down to its ink: the document-image steps before segmentation.
+
+A phone photo of a digit on paper has uneven light, shadows, ruled or grid lines, specks and
+sometimes the page's edge. The steps, in order:
+
+1. `working_scale`: resample so that the smaller side is at least MIN_SIDE pixels and the larger at
+   most MAX_SIDE (thin strokes survive, big photos stay fast).
+2. `ink_strength`: estimate the paper by a wide median (it ignores thin strokes) and measure the
+   ink against it, relative to the paper's brightness: shadows and light gradients cancel out.
+   The ink's polarity (dark on light paper, or light on dark as MNIST) is whichever side has the
+   heavier tail away from the paper.
+3. `ink_mask`: scikit-image's Sauvola local threshold, with a global floor against paper grain.
+4. `ruled_lines`, `remove_ruled_lines`: long, thin, straight runs (ruled or grid lines, a few
+   degrees of tilt allowed), found among all that stands out from the paper however faintly,
+   are taken out of the ink; strokes that cross them are reconnected.
+5. `remove_clutter`: specks and the page's edge (ink that runs along the photo's border) go.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+from skimage import filters, measure, morphology
+
+MIN_SIDE = 96
+MAX_SIDE = 720
+LINE_MIN_ASPECT = 18  # a ruled line is at least this many times longer than it is thick; a "1" or a 7's bar is not
+LINE_MIN_SPAN = 0.5  # of the photo's width (or height): a ruled line crosses most of the photo
+LINE_MAX_STRENGTH = 0.6  # of the ink's strength: ruled lines are fainter than pen or pencil
+LINE_TILTS = np.deg2rad(np.arange(-6.0, 6.01, 1.5))  # photos are rarely square to the page
+MIN_CONTRAST = 0.1  # ink is at least 10% darker than its paper (or brighter than a dark ground)
+SPECK_SHARE = 0.012  # of the largest ink component's area: smaller pieces are dirt or noise
+
+
+def working_scale(grey: np.ndarray) -> tuple[np.ndarray, float]:
+    """`grey` resampled to the working size; returns (image, scale) with scale = working / original pixels."""
+    height, width = grey.shape
+    scale = max(MIN_SIDE / min(height, width), 1.0) if min(height, width) < MIN_SIDE else 1.0
+    scale = min(scale, MAX_SIDE / max(height, width)) if max(height, width) * scale > MAX_SIDE else scale
+    if scale == 1.0:
+        return grey.astype(np.float64), 1.0
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resample = Image.Resampling.BILINEAR if scale > 1 else Image.Resampling.LANCZOS
+    resized = Image.fromarray(grey.astype(np.float32), mode="F").resize(size, resample)
+    return np.asarray(resized, dtype=np.float64), scale
+
+
+def paper_estimate(grey: np.ndarray) -> np.ndarray:
+    """The paper's brightness under each pixel: a median over a window wider than any stroke, computed
+    small and scaled back up (smooth light changes survive, ink does not). The photo is extended past
+    its edges by odd reflection, which carries a gradient on straight, so the edges get no false ink."""
+    height, width = grey.shape
+    shrink = min(1.0, 96 / max(height, width))
+    size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+    small = np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX), float)
+    window = max(3, int(0.75 * min(small.shape)) | 1)
+    pad = window // 2 + 1
+    padded = np.pad(small, pad, mode="reflect", reflect_type="odd")
+    background = ndimage.median_filter(padded, size=window)
+    background = ndimage.uniform_filter(background, size=max(3, window // 3))[pad:-pad, pad:-pad]
+    return ndimage.zoom(background, (height / small.shape[0], width / small.shape[1]), order=1, mode="nearest")[
+        :height, :width
+    ]
+
+
+def ink_strength(grey: np.ndarray) -> np.ndarray:
+    """How strongly each pixel is ink, 0 (paper) to 255 (the strongest ink), lighting evened out."""
+    background = paper_estimate(grey)
+    residual = grey - background
+    noise = max(1.4826 * float(np.median(np.abs(residual - np.median(residual)))), 2.0)
+    strong = max(4 * noise, 12.0)
+    if -residual[residual < -strong].sum() >= residual[residual > strong].sum():
+        # Dark ink on lighter paper: measured relative to the paper, so shade and light cancel out.
+        ink = np.clip(-residual, 0, None) / np.maximum(background, 16.0)
+        grain = noise / max(float(np.median(background)), 16.0)
+    else:  # light ink on a dark ground, as MNIST
+        ink = np.clip(residual, 0, None) / np.maximum(255.0 - background, 64.0)
+        grain = noise / max(255.0 - float(np.median(background)), 64.0)
+    top = np.percentile(ink, 99.9)
+    if top < max(MIN_CONTRAST, 5 * grain):  # nothing stands out from the paper's own grain: no ink at all
+        return np.zeros_like(ink)
+    return np.clip(ink * (255.0 / top), 0, 255)
+
+
+def faint_mask(ink: np.ndarray) -> np.ndarray:
+    """Everything that stands out from the paper's grain, however faintly: ruled lines whole, as well as ink.
+    Smoothed first, so that grain and JPEG noise fall below the line's strength."""
+    smooth = ndimage.gaussian_filter(ink, 1.0)
+    paper = smooth[smooth < np.percentile(smooth, 50)]
+    noise = float(paper.std()) if paper.size else 0.0
+    return smooth > max(float(np.median(smooth)) + 4 * noise, 0.06 * 255)
+
+
+def ink_mask(ink: np.ndarray) -> np.ndarray:
+    """Which pixels are ink: above Sauvola's local threshold (on the inverted ink, as for dark text)
+    and above a global floor that keeps paper grain and JPEG noise out."""
+    if ink.max() <= 0:
+        return np.zeros(ink.shape, dtype=bool)
+    window = max(15, (min(ink.shape) // 4) | 1)
+    local = filters.threshold_sauvola(255.0 - ink, window_size=window, k=0.2)
+    floor = max(0.5 * filters.threshold_otsu(ink), 0.15 * 255)
+    return ((255.0 - ink) < local) & (ink > floor)
+
+
+def ruled_lines(faint: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """The ruled or grid lines of `faint` (see faint_mask): runs, horizontal or vertical give or take
+    LINE_TILTS, at least LINE_MIN_SPAN of the photo long, LINE_MIN_ASPECT times longer than thick,
+    and mostly fainter than the ink (a notebook's lines are; a row of touching digits is not)."""
+    candidates = _lines_along(faint) | _lines_along(faint.T).T
+    labels, count = ndimage.label(candidates, structure=np.ones((3, 3)))
+    if count == 0:
+        return candidates
+    strong = np.percentile(ink[ink > 0], 99) if (ink > 0).any() else 255.0
+    strength = ndimage.median(ink, labels, index=np.arange(1, count + 1))
+    faint_enough = np.concatenate([[False], np.asarray(strength) < LINE_MAX_STRENGTH * strong])
+    return faint_enough[labels]
+
+
+def remove_ruled_lines(mask: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """`mask` without the `lines` (widened by a pixel for their soft edges). Pixels of a line with ink
+    on both sides across it are a stroke crossing the line and are kept."""
+    if not lines.any():
+        return mask
+    lines = ndimage.binary_dilation(lines, structure=np.ones((3, 3), bool))
+    cleaned = mask & ~lines
+    thickness = max(3, 2 * _median_line_thickness(lines) + 1)
+    across = np.ones((thickness, 1), bool)
+    rejoined = ndimage.binary_closing(cleaned, structure=across) | ndimage.binary_closing(cleaned, structure=across.T)
+    return cleaned | (lines & mask & rejoined)
+
+
+def remove_line_remnants(mask: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """`mask` without the pieces that lie mostly along the removed lines: bits of a line's edge that
+    were darker than the rest of it. A stroke crossing a line has most of its ink off the line."""
+    if not lines.any():
+        return mask
+    near_line = ndimage.binary_dilation(lines, structure=np.ones((3, 3), bool), iterations=2)
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3)))
+    if count == 0:
+        return mask
+    on_line = ndimage.sum_labels(near_line, labels, index=np.arange(1, count + 1))
+    area = ndimage.sum_labels(np.ones_like(mask), labels, index=np.arange(1, count + 1))
+    remnant = np.concatenate([[False], on_line > 0.6 * area])
+    return mask & ~remnant[labels]
+
+
+def _lines_along(mask: np.ndarray) -> np.ndarray:
+    """Near-horizontal lines of `mask`: runs at least LINE_MIN_SPAN of the width long, tried at each tilt."""
+    height, width = mask.shape
+    min_length = max(12, round(LINE_MIN_SPAN * width))
+    found = np.zeros_like(mask)
+    columns = np.arange(width)
+    for tilt in LINE_TILTS:
+        shift = np.round(columns * np.tan(tilt)).astype(int)
+        sheared = _shear(mask, -shift)
+        bridged = ndimage.binary_closing(sheared, structure=np.ones((1, 5), bool))  # faint spots break a line
+        runs = _long_runs(bridged, min_length) & sheared
+        if runs.any():
+            found |= _shear(_thin_parts(runs, min_length), shift)
+    return found
+
+
+def _shear(mask: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """Column x moved down by shift[x] rows (up when negative); what leaves the frame is dropped."""
+    height = mask.shape[0]
+    out = np.zeros_like(mask)
+    for x, s in enumerate(shift):
+        if abs(s) >= height:
+            continue
+        if s >= 0:
+            out[s:, x] = mask[: height - s, x]
+        else:
+            out[: height + s, x] = mask[-s:, x]
+    return out
+
+
+def _long_runs(mask: np.ndarray, min_length: int) -> np.ndarray:
+    """The pixels of `mask` in horizontal runs of at least `min_length`."""
+    padded = np.pad(mask, ((0, 0), (1, 1))).astype(np.int8)
+    edges = np.diff(padded, axis=1)
+    out = np.zeros_like(mask)
+    for row in np.flatnonzero(mask.sum(axis=1) >= min_length):
+        starts = np.flatnonzero(edges[row] == 1)
+        ends = np.flatnonzero(edges[row] == -1)
+        for start, end in zip(starts, ends, strict=True):
+            if end - start >= min_length:
+                out[row, start:end] = True
+    return out
+
+
+def _thin_parts(runs: np.ndarray, min_length: int) -> np.ndarray:
+    """The connected pieces of `runs` that are thin lines (long, and LINE_MIN_ASPECT times longer than thick)."""
+    labels, count = ndimage.label(runs, structure=np.ones((3, 3)))
+    keep = np.zeros(count + 1, bool)
+    for region in measure.regionprops(labels):
+        length = region.bbox[3] - region.bbox[1]
+        if length >= min_length and length >= LINE_MIN_ASPECT * (region.area / length):
+            keep[region.label] = True
+    return keep[labels]
+
+
+def _median_line_thickness(lines: np.ndarray) -> int:
+    """The typical thickness of the line pixels, in pixels across the line."""
+    rows = lines.sum(axis=0)
+    cols = lines.sum(axis=1)
+    thickness = [np.median(v[v > 0]) for v in (rows, cols) if (v > 0).any()]
+    return int(round(min(thickness))) if thickness else 1
+
+
+def remove_clutter(mask: np.ndarray) -> np.ndarray:
+    """`mask` without specks (components under SPECK_SHARE of the largest) and without the page's
+    edge or a desk's shadow (a component lying along more than half of one side of the photo)."""
+    labels = measure.label(mask, connectivity=2)
+    if labels.max() == 0:
+        return mask
+    regions = measure.regionprops(labels)
+    height, width = mask.shape
+    edge = np.zeros(labels.max() + 1, bool)
+    for side, length in ((labels[0], width), (labels[-1], width), (labels[:, 0], height), (labels[:, -1], height)):
+        touching, counts = np.unique(side[side > 0], return_counts=True)
+        edge[touching[counts > length / 2]] = True
+    keep = mask & ~edge[labels]
+    areas = [r.area for r in regions if not edge[r.label]]
+    if not areas:
+        return keep
+    return morphology.remove_small_objects(keep, max_size=int(SPECK_SHARE * max(areas)), connectivity=2)
+
+
+def clean_ink(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The whole clean-up: returns (ink strength 0-255, ink mask, scale) at the working scale, where
+    scale is working pixels per original pixel."""
+    work, scale = working_scale(np.asarray(grey, dtype=np.float64))
+    ink = ink_strength(work)
+    lines = ruled_lines(faint_mask(ink), ink)
+    mask = remove_line_remnants(remove_ruled_lines(ink_mask(ink), lines), lines)
+    return ink, remove_clutter(mask), scale

@@ -1,0 +1,155 @@
+"""Finding the digits in a cleaned ink mask, left to right.
+
+Connected components of the ink are grouped into digits: pieces that share most of their columns
+are one digit (the broken bar of a 5, a 4 drawn in two strokes); a piece far shorter than the
+digits joins the digit it all but touches, or is left out. A group wide enough to be several
+digits touching gets the ways to cut it, where the ink is thinnest near the even cuts; the
+classifier chooses among them (results/predict.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+from skimage import measure
+
+SAME_DIGIT_OVERLAP = 0.5  # of the narrower piece's width shared with another: both are one digit
+SMALL_PIECE = 0.45  # of the typical digit's height: a separate piece this short is a stroke or a remnant
+STROKE_GAP = 0.12  # of the typical digit's height: a short piece this close to a digit is one of its strokes
+WIDEST_DIGIT = 1.2  # width / height above which a group is most likely touching digits
+DIGIT_WIDTH = 0.72  # a handwritten digit's typical width / height, for guessing how many touch
+MAX_DIGIT_WIDTH = 2.0  # no one digit is wider than this (a 5 with a long slanted bar comes close)
+MIN_PAIR_WIDTH = 0.4  # two touching digits are at least this wide per digit ("11" is narrower: it is missed)
+
+
+@dataclasses.dataclass
+class Digit:
+    """One digit's ink: its box (x0, y0, x1, y1; x1, y1 exclusive) and its mask within the box."""
+
+    box: tuple[int, int, int, int]
+    mask: np.ndarray
+    cut_ink: float = 0.0  # when cut from touching digits: the ink in the cut column / the height
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> int:
+        return self.box[3] - self.box[1]
+
+
+def find_digits(mask: np.ndarray) -> list[list[list[Digit]]]:
+    """The digits in `mask` (a cleaned boolean ink mask), left to right, as groups of ink: for each group
+    the ways to read it, as one digit or cut into touching digits (the likeliest by width first)."""
+    labels = measure.label(mask, connectivity=2)
+    pieces = [_piece(labels == r.label, r.bbox) for r in measure.regionprops(labels)]
+    if not pieces:
+        return []
+    groups = _attach_or_drop_small(_merge_overlapping(sorted(pieces, key=lambda d: d.box[0])))
+    typical_height = float(np.median([g.height for g in groups]))
+    return [ways_to_cut(group, max(group.height, typical_height)) for group in groups]
+
+
+def ways_to_cut(group: Digit, height: float) -> list[list[Digit]]:
+    """The plausible readings of `group` as 1 or more touching digits `height` tall, each cut at the
+    thinnest column of ink near where an even cut would fall; the count its width suggests comes first."""
+    likeliest = max(1, round(group.width / (DIGIT_WIDTH * height))) if group.width > WIDEST_DIGIT * height else 1
+    fewest = max(1, math.ceil(group.width / (MAX_DIGIT_WIDTH * height)))
+    most = max(fewest, math.floor(group.width / (MIN_PAIR_WIDTH * height)))
+    counts = sorted(range(fewest, most + 1), key=lambda k: (abs(k - likeliest), k))[:4]
+    return [_cut(group, k) for k in counts]
+
+
+def _piece(full_mask: np.ndarray, bbox) -> Digit:
+    y0, x0, y1, x1 = bbox
+    return Digit((x0, y0, x1, y1), full_mask[y0:y1, x0:x1])
+
+
+def _union(a: Digit, b: Digit) -> Digit:
+    x0, y0 = min(a.box[0], b.box[0]), min(a.box[1], b.box[1])
+    x1, y1 = max(a.box[2], b.box[2]), max(a.box[3], b.box[3])
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    for d in (a, b):
+        mask[d.box[1] - y0 : d.box[3] - y0, d.box[0] - x0 : d.box[2] - x0] |= d.mask
+    return Digit((x0, y0, x1, y1), mask)
+
+
+def _column_overlap(a: Digit, b: Digit) -> float:
+    """The share of the narrower piece's columns that the other shares; 0 for pieces far apart up or down
+    (a line's remnant under a number is not part of its digits)."""
+    vertical_gap = max(a.box[1], b.box[1]) - min(a.box[3], b.box[3])
+    if vertical_gap > 0.25 * max(a.height, b.height):
+        return 0.0
+    shared = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
+    return max(0, shared) / max(1, min(a.width, b.width))
+
+
+def _merge_overlapping(pieces: list[Digit]) -> list[Digit]:
+    """Join pieces that share most of the narrower one's columns, until none do."""
+    groups = list(pieces)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                if _column_overlap(groups[i], groups[j]) >= SAME_DIGIT_OVERLAP:
+                    groups[i] = _union(groups[i], groups.pop(j))
+                    merged = True
+                    break
+            if merged:
+                break
+    return sorted(groups, key=lambda d: d.box[0])
+
+
+def _attach_or_drop_small(groups: list[Digit]) -> list[Digit]:
+    """Pieces far shorter than the tallest digits (a "1" is tall) are not digits: one that all but touches
+    a digit is a stroke of it (the top bar of a 5 that the pen lifted from) and joins it; the rest are
+    remnants of lines, smudges or stray marks, and are left out."""
+    if len(groups) < 2:
+        return groups
+    heights = np.array([g.height for g in groups], dtype=float)
+    typical = float(np.median(heights[heights >= 0.5 * heights.max()]))
+    digits = [g for g in groups if g.height >= SMALL_PIECE * typical]
+    for piece in (g for g in groups if g.height < SMALL_PIECE * typical):
+        if not digits:
+            break
+        nearest = min(range(len(digits)), key=lambda i: _box_gap(piece, digits[i]))
+        joined = _union(piece, digits[nearest])
+        if _box_gap(piece, digits[nearest]) <= STROKE_GAP * typical and joined.width <= WIDEST_DIGIT * typical:
+            digits[nearest] = joined
+    return sorted(digits, key=lambda d: d.box[0])
+
+
+def _box_gap(a: Digit, b: Digit) -> float:
+    dx = max(0, max(a.box[0], b.box[0]) - min(a.box[2], b.box[2]))
+    dy = max(0, max(a.box[1], b.box[1]) - min(a.box[3], b.box[3]))
+    return float(np.hypot(dx, dy))
+
+
+def _cut(group: Digit, count: int) -> list[Digit]:
+    """`group` cut into `count` digits at the thinnest columns near the even cuts."""
+    if count == 1:
+        return [group]
+    profile = group.mask.sum(axis=0).astype(float)
+    cuts = [0]
+    for k in range(1, count):
+        guess = round(k * group.width / count)
+        reach = max(1, round(0.25 * group.width / count))
+        lo, hi = max(cuts[-1] + 1, guess - reach), min(group.width - 1, guess + reach)
+        if lo >= hi:
+            continue
+        cuts.append(lo + int(np.argmin(profile[lo:hi])))
+    cuts.append(group.width)
+    digits = []
+    for left, right in zip(cuts[:-1], cuts[1:], strict=True):
+        part = group.mask[:, left:right]
+        rows = np.flatnonzero(part.any(axis=1))
+        if rows.size == 0:
+            continue
+        x0, y0 = group.box[0] + left, group.box[1] + rows[0]
+        box = (x0, y0, group.box[0] + right, group.box[1] + rows[-1] + 1)
+        digits.append(Digit(box, part[rows[0] : rows[-1] + 1], float(profile[left]) / group.height if left else 0.0))
+    return digits
