@@ -117,12 +117,14 @@ def ruled_lines(faint: np.ndarray, ink: np.ndarray) -> np.ndarray:
     return faint_enough[labels]
 
 
-def remove_ruled_lines(mask: np.ndarray, lines: np.ndarray) -> np.ndarray:
-    """`mask` without the `lines` (widened by a pixel for their soft edges). Pixels of a line with ink
-    on both sides across it are a stroke crossing the line and are kept."""
+def remove_ruled_lines(mask: np.ndarray, lines: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """`mask` without the `lines` (widened by a pixel for their soft edges). Kept: line pixels with ink
+    on both sides across the line (a stroke crossing it), and line pixels far darker than the line
+    itself (a stroke drawn along it, as a "1" on a grid line)."""
     if not lines.any():
         return mask
-    lines = ndimage.binary_dilation(lines, structure=np.ones((3, 3), bool))
+    on_top = ink > _darker_than_lines(mask, lines, ink)
+    lines = ndimage.binary_dilation(lines, structure=np.ones((3, 3), bool)) & ~on_top
     cleaned = mask & ~lines
     thickness = max(3, 2 * _median_line_thickness(lines) + 1)
     across = np.ones((thickness, 1), bool)
@@ -130,9 +132,18 @@ def remove_ruled_lines(mask: np.ndarray, lines: np.ndarray) -> np.ndarray:
     return cleaned | (lines & mask & rejoined)
 
 
-def remove_line_remnants(mask: np.ndarray, lines: np.ndarray) -> np.ndarray:
-    """`mask` without the pieces that lie mostly along the removed lines: bits of a line's edge that
-    were darker than the rest of it. A stroke crossing a line has most of its ink off the line."""
+def _darker_than_lines(mask: np.ndarray, lines: np.ndarray, ink: np.ndarray) -> float:
+    """The ink strength halfway between the lines' and the strokes' off the lines: above it is a stroke."""
+    line_strength = float(np.median(ink[lines]))
+    elsewhere = ink[mask & ~lines]
+    stroke_strength = float(np.percentile(elsewhere, 90)) if elsewhere.size else 255.0
+    return (line_strength + stroke_strength) / 2
+
+
+def remove_line_remnants(mask: np.ndarray, lines: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """`mask` without the pieces that lie mostly along the removed lines and are no darker than them:
+    bits of a line's edge. A stroke crossing a line has most of its ink off the line; a stroke drawn
+    along one is darker than the line."""
     if not lines.any():
         return mask
     near_line = ndimage.binary_dilation(lines, structure=np.ones((3, 3), bool), iterations=2)
@@ -141,7 +152,9 @@ def remove_line_remnants(mask: np.ndarray, lines: np.ndarray) -> np.ndarray:
         return mask
     on_line = ndimage.sum_labels(near_line, labels, index=np.arange(1, count + 1))
     area = ndimage.sum_labels(np.ones_like(mask), labels, index=np.arange(1, count + 1))
-    remnant = np.concatenate([[False], on_line > 0.6 * area])
+    strength = ndimage.median(ink, labels, index=np.arange(1, count + 1))
+    faint = np.asarray(strength) <= _darker_than_lines(mask, lines, ink)
+    remnant = np.concatenate([[False], (on_line > 0.6 * area) & faint])
     return mask & ~remnant[labels]
 
 
@@ -233,5 +246,5 @@ def clean_ink(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     work, scale = working_scale(np.asarray(grey, dtype=np.float64))
     ink = ink_strength(work)
     lines = ruled_lines(faint_mask(ink), ink)
-    mask = remove_line_remnants(remove_ruled_lines(ink_mask(ink), lines), lines)
+    mask = remove_line_remnants(remove_ruled_lines(ink_mask(ink), lines, ink), lines, ink)
     return ink, remove_clutter(mask), scale
