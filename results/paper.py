@@ -136,7 +136,11 @@ def _darker_than_lines(mask: np.ndarray, lines: np.ndarray, ink: np.ndarray) -> 
     """The ink strength halfway between the lines' and the strokes' off the lines: above it is a stroke."""
     line_strength = float(np.median(ink[lines]))
     elsewhere = ink[mask & ~lines]
-    stroke_strength = float(np.percentile(elsewhere, 90)) if elsewhere.size else 255.0
+    if elsewhere.size < 0.05 * lines.sum():  # hardly any ink off the lines: nothing to tell apart
+        return np.inf
+    stroke_strength = float(np.percentile(elsewhere, 90))
+    if stroke_strength < 1.3 * line_strength:  # strokes no darker than the lines: keep no line pixel
+        return np.inf
     return (line_strength + stroke_strength) / 2
 
 
