@@ -102,7 +102,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, OSError) as e:
         failed_write = e if isinstance(e, CannotWrite) else cannot_write(e)
         if failed_write is None and not isinstance(e, UserError):
-            raise
+            # Something in the way that no check foresaw (a folder where a file should be, ...).
+            where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         print(f"error: {failed_write or e}", file=sys.stderr)
         if failed_write is not None:
             # h5py's half-written checkpoint objects fail again, and can crash the interpreter, when
