@@ -14,6 +14,7 @@ import sys
 from search import interrupts
 from search.config import RunConfig
 from search.engine import distributed
+from search.engine.memory import Recycle
 from search.errors import CannotWrite, ConfigError, UserError, cannot_write
 from search.presets import DEFAULT_PRESET, PRESETS
 
@@ -114,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.flush()
             os._exit(EXIT_BAD_INPUT)
         return EXIT_BAD_INPUT
+    except Recycle:
+        # TensorFlow keeps memory of every model a process fitted: the same command, in a fresh
+        # process of the same id, resumes after the trials saved so far.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, *_own_command(), *argv])
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials are saved. Resume with:\n  " + resume_command(argv), file=sys.stderr)
         return EXIT_INTERRUPTED

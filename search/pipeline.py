@@ -150,6 +150,8 @@ def search(
             display=display,
             patience=config.early_stopping_patience,
             distribution_strategy=strategy(config.distribution),
+            # Only a lone search process is replaced; a chief trains nothing, workers are watched by it.
+            recycle=role == "single",
         )
     except Exception as e:
         if not reloading or isinstance(e, UserError):
