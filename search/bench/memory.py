@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     processes = 1 + done.stdout.count("Reloading Tuner")
     change = growth(rss)
     print(
-        f"resident memory over {len(rss)} trials (digits, random search, one process): "
+        f"resident memory over {len(rss)} trials (digits, random search): "
         f"{rss[FROM_TRIAL - 1]:.0f} MB after trial {FROM_TRIAL}, {rss[-1]:.0f} MB after trial {len(rss)}: "
         f"{change:+.1%} (limit {args.limit:+.0%}); min {min(rss):.0f}, max {max(rss):.0f} MB; "
         f"{processes} processes in turn (search/engine/memory.py: Recycle)"
