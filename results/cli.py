@@ -10,6 +10,15 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
 EXIT_BAD_INPUT = 2
+# What reading a file of the right form but with wrong values inside (a damaged run) raises.
+DAMAGE = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+
+
+def unreadable(run_dir: str, error: Exception) -> str:
+    """One line for a run whose files hold what no check foresaw."""
+    from results.run import REPAIR
+
+    return f"{run_dir}: a file of the run holds what it should not ({type(error).__name__}: {error}); {REPAIR}"
 
 
 def report_parser() -> argparse.ArgumentParser:
@@ -45,8 +54,12 @@ def report_main(argv: list[str] | None = None) -> int:
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except OSError as e:  # a read-only run directory, a full disk
-        print(f"error: cannot write the report into {args.run_dir}: {e.strerror or e}", file=sys.stderr)
+    except OSError as e:  # a read-only run directory, a full disk, a folder where a report file goes
+        where = getattr(e, "filename2", None) or getattr(e, "filename", None) or args.run_dir
+        print(f"error: cannot write {where}: {e.strerror or e}; fix that path and run again", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except DAMAGE as e:
+        print(f"error: {unreadable(args.run_dir, e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     console = Console()
     # One column per hyperparameter when the terminal is wide enough, else all in one column.
@@ -100,6 +113,9 @@ def predict_main(argv: list[str] | None = None) -> int:
         answers = predict_files(open_run(args.run_dir), args.images)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except DAMAGE as e:
+        print(f"error: {unreadable(args.run_dir, e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for answer in answers:
         if isinstance(answer, Failure):

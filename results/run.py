@@ -13,12 +13,22 @@ from typing import NamedTuple
 
 import numpy as np
 
-from results import layout
+from results import files, layout
 from results.layout import BEST_HPS, CONFIG, HISTORY, METRICS, MODEL, ORACLE, PREDICTIONS, REPORT, TRIALS, TUNER
 
 
 class RunError(ValueError):
     """A folder that is not a finished run directory, or a file of it that cannot be read."""
+
+
+# What to do about a damaged file: search.py repairs every file but config.json.
+REPAIR = "run the search command again: it repairs the run (see docs/run-directory.md)"
+RESTORE = "restore it; nothing can rebuild it (search.py --overwrite starts the run afresh)"
+
+
+def damaged(error: files.DamagedFile) -> RunError:
+    """The one line for a damaged file of a run: what is wrong, and what to do."""
+    return RunError(f"{error}; {RESTORE if error.path.name == CONFIG else REPAIR}")
 
 
 class TestPredictions(NamedTuple):
@@ -49,7 +59,7 @@ def open_run(path: str | Path) -> Run:
         raise RunError(f"{path}: no such folder")
     if not path.is_dir():
         raise RunError(f"{path}: not a folder (give the run directory)")
-    if not (path / CONFIG).is_file():
+    if not files.exists(path / CONFIG):
         raise RunError(f"{path}: not a run directory (no {CONFIG})")
     run = Run(path)
     if layout.format_of(run.config) > layout.FORMAT_VERSION:
@@ -57,7 +67,7 @@ def open_run(path: str | Path) -> Run:
             f"{path}: written by a newer mnist-tuner (run-directory format {layout.format_of(run.config)}, "
             f"this one reads up to {layout.FORMAT_VERSION}); upgrade mnist-tuner to read it"
         )
-    if not (path / METRICS).is_file():
+    if not files.exists(path / METRICS):
         raise RunError(
             f"{path}: run still in progress or interrupted; re-run the search command to finish it (no {METRICS})"
         )
@@ -86,11 +96,7 @@ class Run:
     @functools.cached_property
     def metrics(self) -> dict:
         """metrics.json: test accuracy and loss, per-class accuracy, confusion matrix, timings, ..."""
-        metrics = self._json(METRICS)
-        missing = [k for k in layout.METRICS_KEYS if not isinstance(metrics, dict) or k not in metrics]
-        if missing:
-            raise RunError(f"{self.path / METRICS}: no {', '.join(missing)} in it (written by another version?)")
-        return metrics
+        return self._json(METRICS, layout.METRICS_KEYS)
 
     @functools.cached_property
     def best_hyperparameters(self) -> dict:
@@ -100,10 +106,9 @@ class Run:
     @functools.cached_property
     def history(self) -> list[dict]:
         """The retrain's curves: one dict per epoch ({"epoch", "loss", "accuracy", ...})."""
-        data = self._json(HISTORY)
-        epochs = data.get("epochs") if isinstance(data, dict) else None
+        epochs = self._json(HISTORY, ("epochs",))["epochs"]
         if not isinstance(epochs, list):
-            raise RunError(f"{self.path / HISTORY}: no list under 'epochs'")
+            raise damaged(files.DamagedFile(self.path / HISTORY, "no list under 'epochs'"))
         return epochs
 
     @property
@@ -133,6 +138,10 @@ class Run:
     def _trials_csv(self) -> tuple[list[str], list[dict]]:
         path = self.path / TRIALS
         try:
+            files.check_csv(path, layout.TRIALS_HEAD)
+        except files.DamagedFile as e:
+            raise damaged(e) from None
+        try:
             with path.open(newline="") as f:
                 reader = csv.DictReader(f)
                 rows = list(reader)
@@ -154,8 +163,8 @@ class Run:
         histories = {}
         for record in sorted((self.path / TUNER).glob(f"{layout.TRIAL_PREFIX}*/{layout.TRIAL_RECORD}")):
             trial_id = record.parent.name.removeprefix(layout.TRIAL_PREFIX)
-            data = self._json(record.relative_to(self.path))
-            histories[trial_id] = list(data.get("history") or []) if isinstance(data, dict) else []
+            history = self._json(record.relative_to(self.path)).get("history") or []
+            histories[trial_id] = list(history) if isinstance(history, list) else []
         return histories
 
     @functools.cached_property
@@ -172,6 +181,10 @@ class Run:
     def test_predictions(self) -> TestPredictions:
         """The test images, labels and the retrained model's probabilities."""
         path = self.path / PREDICTIONS
+        try:
+            files.check_zip(path, tuple(f"{k}.npy" for k in TestPredictions._fields))
+        except files.DamagedFile as e:
+            raise damaged(e) from None
         try:
             with np.load(path, allow_pickle=False) as npz:
                 arrays = TestPredictions(*(npz[k] for k in TestPredictions._fields))
@@ -204,8 +217,10 @@ class Run:
         from results.quiet_tf import import_tensorflow
 
         path = self.model_path
-        if not path.is_file():
-            raise RunError(f"{path}: missing")
+        try:
+            files.check_zip(path, ("config.json", "model.weights.h5"))
+        except files.DamagedFile as e:
+            raise damaged(e) from None
         import_tensorflow()
         import keras
 
@@ -213,18 +228,13 @@ class Run:
             return keras.saving.load_model(path, safe_mode=True)
         except Exception as e:  # Keras raises anything from ValueError to zipfile.BadZipFile
             reason = " ".join(str(e).split())[:200] or type(e).__name__
-            raise RunError(f"{path}: not a loadable Keras model ({reason})") from None
+            raise damaged(files.DamagedFile(path, f"not a loadable Keras model ({reason})")) from None
 
-    def _json(self, name: str | Path):
-        path = self.path / name
+    def _json(self, name: str | Path, keys: tuple[str, ...] = ()) -> dict:
         try:
-            return json.loads(path.read_text())
-        except FileNotFoundError:
-            raise RunError(f"{path}: missing") from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise RunError(f"{path}: cannot read ({e})") from None
-        except ValueError as e:
-            raise RunError(f"{path}: not valid JSON ({e})") from None
+            return files.read_json(self.path / name, keys)
+        except files.DamagedFile as e:
+            raise damaged(e) from None
 
 
 def _cell(column: str, text: str | None):

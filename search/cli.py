@@ -14,6 +14,7 @@ import sys
 from search import interrupts
 from search.config import RunConfig
 from search.engine import distributed
+from search.engine.memory import Recycle
 from search.errors import CannotWrite, ConfigError, UserError, cannot_write
 from search.presets import DEFAULT_PRESET, PRESETS
 
@@ -102,7 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, OSError) as e:
         failed_write = e if isinstance(e, CannotWrite) else cannot_write(e)
         if failed_write is None and not isinstance(e, UserError):
-            raise
+            # Something in the way that no check foresaw (a folder where a file should be, ...).
+            where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+            print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         print(f"error: {failed_write or e}", file=sys.stderr)
         if failed_write is not None:
             # h5py's half-written checkpoint objects fail again, and can crash the interpreter, when
@@ -111,6 +115,12 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.flush()
             os._exit(EXIT_BAD_INPUT)
         return EXIT_BAD_INPUT
+    except Recycle:
+        # TensorFlow keeps memory of every model a process fitted: the same command, in a fresh
+        # process of the same id, resumes after the trials saved so far.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, *_own_command(), *argv])
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials are saved. Resume with:\n  " + resume_command(argv), file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -16,13 +16,13 @@ import keras_tuner as kt
 import numpy as np
 
 from results import atomic, layout
-from search import interrupts, rundir
+from search import interrupts, repair, rundir
 from search.config import RunConfig
 from search.data import Dataset, load_dataset, stratified_subset, train_val_split
 from search.display import Display
 from search.engine import distributed, kt_compat, make_tuner, planned_trials
 from search.engine.records import best_trial, last_error_line, searched_values
-from search.errors import SearchError
+from search.errors import SearchError, UserError
 from search.retrain import evaluate, plan_epochs, retrain
 from space import CNNHyperModel
 
@@ -89,12 +89,16 @@ def run_search(
 def _run_stages(config: RunConfig, data, key: dict, display: Display, workers, started: float) -> RunSummary:
     # Only now, with every input checked and the directory held, does anything get written.
     run_dir = rundir.prepare(config.resolved_run_dir(), config, key)
+    for line in repair.repair_run(run_dir):
+        display.message(f"repaired: {line}")
     outcome = search(config, data, run_dir, display, workers)
     interrupts.check()
     best = pick_best(outcome.tuner)
     rows = rundir.trial_rows(outcome.tuner.oracle, run_dir)
     rundir.write_trials_csv(run_dir, rows)
     request = retrain_request(config, best)
+    if rundir.read_json(run_dir / layout.BEST_HPS) != request["hyperparameters"]:
+        atomic.write_json(run_dir / layout.BEST_HPS, request["hyperparameters"])
     finished = already_retrained(run_dir, request, rows)
     if finished is not None:
         return RunSummary(run_dir, finished[0], request["hyperparameters"], top_trials(rows), finished[1])
@@ -131,20 +135,32 @@ def search(
     keras.utils.set_random_seed(config.seed)
     already_spent = sum(r.get("seconds", 0) for r in rundir.trial_records(run_dir).values())
     deadline = time.time() + config.budget_minutes * 60 - already_spent if config.budget_minutes else None
-    tuner = make_tuner(
-        config.tuner,
-        CNNHyperModel(config.space),
-        run_dir,
-        max_trials=config.trial_limit,
-        max_epochs=config.max_epochs,
-        seed=config.seed,
-        factor=config.hyperband_factor,
-        iterations=config.hyperband_iterations,
-        deadline=deadline,
-        display=display,
-        patience=config.early_stopping_patience,
-        distribution_strategy=strategy(config.distribution),
-    )
+    reloading = (run_dir / layout.TUNER / layout.ORACLE).exists()
+    try:
+        tuner = make_tuner(
+            config.tuner,
+            CNNHyperModel(config.space),
+            run_dir,
+            max_trials=config.trial_limit,
+            max_epochs=config.max_epochs,
+            seed=config.seed,
+            factor=config.hyperband_factor,
+            iterations=config.hyperband_iterations,
+            deadline=deadline,
+            display=display,
+            patience=config.early_stopping_patience,
+            distribution_strategy=strategy(config.distribution),
+            # Only a lone search process is replaced; a chief trains nothing, workers are watched by it.
+            recycle=role == "single",
+        )
+    except Exception as e:
+        if not reloading or isinstance(e, UserError):
+            raise
+        # What repair_run could not foresee still ends with one line.
+        raise SearchError(
+            f"{run_dir / layout.TUNER}: Keras Tuner cannot reload it ({type(e).__name__}: {last_error_line(str(e))}); "
+            "restore the damaged file, or give --overwrite to search afresh"
+        ) from None
     callbacks = [keras.callbacks.TensorBoard(config.tensorboard)] if config.tensorboard else []
     fit = dict(epochs=config.max_epochs, validation_data=(data.x_val, data.y_val), callbacks=callbacks, verbose=0)
     if role == "worker":
@@ -200,7 +216,7 @@ def already_retrained(run_dir: Path, request: dict, rows: list[dict]) -> tuple[d
     """(metrics, nothing new) where a finished run's model already answers `request`, else None.
 
     New trials that did not change the best only update the counts in metrics.json. Otherwise
-    the run is unfinished again until metrics.json is back, and the best hyperparameters are written.
+    the run is unfinished again until metrics.json is back.
     """
     previous = rundir.read_json(run_dir / layout.METRICS)
     if previous and _asked(previous.get("retrain")) == request and (run_dir / layout.MODEL).exists():
@@ -212,7 +228,6 @@ def already_retrained(run_dir: Path, request: dict, rows: list[dict]) -> tuple[d
             atomic.write_json(run_dir / layout.METRICS, previous)
         return previous, nothing_new
     (run_dir / layout.METRICS).unlink(missing_ok=True)
-    atomic.write_json(run_dir / layout.BEST_HPS, request["hyperparameters"])
     return None
 
 

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from results import atomic, layout
+from results import atomic, files, layout
 from search.config import RunConfig, describe_differences, key_hash
 from search.engine import kt_compat
 from search.engine.records import last_error_line, read_trial_record
@@ -39,15 +39,25 @@ def prepare(run_dir: Path, config: RunConfig, key: dict) -> Path:
     A different search is refused, naming what differs, unless --overwrite is given.
     """
     config_path = run_dir / layout.CONFIG
-    existing = read_json(config_path) if config_path.exists() else None
-    if config_path.exists() and existing is None:
-        raise ConfigError(f"{config_path}: unreadable; use --overwrite to start the run afresh")
+    if files.exists(run_dir) and not run_dir.is_dir():
+        raise ConfigError(f"{run_dir}: a file, not a folder; choose another --run-dir")
+    existing, damaged = None, None
+    if files.exists(config_path):
+        try:
+            existing = files.read_json(config_path, keys=("hash", "search"))
+        except files.DamagedFile as e:
+            damaged = e
+    if damaged is not None and not config.overwrite:
+        raise ConfigError(
+            f"{damaged}: it says which search the run holds and cannot be rebuilt; restore it, or give "
+            "--overwrite to start the run afresh (or another --run-dir)"
+        )
     if existing is not None and not config.overwrite:
         _check_same_search(run_dir, existing, key)
     if config.overwrite and run_dir.exists():
-        if existing is None and any(run_dir.iterdir()):
+        if existing is None and damaged is None and any(run_dir.iterdir()):
             raise ConfigError(f"{run_dir} is not empty and not a run directory: refusing to overwrite it")
-        if existing is not None:
+        if existing is not None or damaged is not None:
             shutil.rmtree(run_dir)
             existing = None
     elif run_dir.exists() and existing is None and any(p.name != layout.TUNER for p in run_dir.iterdir()):

@@ -132,3 +132,41 @@ def trial_status(run_dir: Path, trial_id: str) -> str | None:
         return json.loads((run_dir / layout.TUNER / f"trial_{trial_id}" / "trial.json").read_text())["status"]
     except (OSError, ValueError, KeyError):
         return None
+
+
+# Ways a file of a run directory gets damaged: what a crash, a full disk or a stray command leaves.
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _replace_with_folder(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+    (path / "stray").write_text("a folder where a file should be")
+
+
+DAMAGE = {
+    "truncated": _truncate,
+    "empty": lambda path: path.write_bytes(b""),
+    "garbage": lambda path: path.write_bytes(bytes(range(256)) * 4),
+    "json-list": lambda path: path.write_text("[1, 2, 3]"),
+    "json-no-keys": lambda path: path.write_text('{"unexpected": true}'),
+    "folder": _replace_with_folder,
+}
+
+
+def damage(path: Path, kind: str) -> None:
+    """Damage the file at `path` in the way `kind` names (a key of DAMAGE)."""
+    DAMAGE[kind](path)
+
+
+def one_error_line(result: subprocess.CompletedProcess, *names: str) -> str:
+    """The one line a command that stops printed on stderr; it names each of `names`."""
+    assert result.returncode == 2, (result.returncode, result.stderr[-3000:])
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr[-3000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr[-3000:]
+    for name in names:
+        assert name in lines[0], lines[0]
+    return lines[0]

@@ -10,6 +10,7 @@ Anything else in this project uses `keras_tuner.*` only.
 
 from __future__ import annotations
 
+import copy
 import json
 
 from results import atomic
@@ -26,9 +27,34 @@ def quiet_failed_trials() -> None:
     config.DEBUG = False
 
 
+# Keras Tuner's state files: oracle.json, <tuner_id>.json, trial_<id>/trial.json.
+ORACLE_FILE = "oracle.json"
+TRIAL_FILE = "trial.json"
+TRIAL_GLOB = "trial_*"
+# Every state file is also kept as a copy beside it, from which a damaged one is restored.
+COPY_SUFFIX = ".copy"
+# What Oracle.get_state() writes (HyperbandOracle adds its brackets), and the types read back.
+ORACLE_STATE = {
+    "ongoing_trials": dict,
+    "hyperparameters": dict,
+    "start_order": list,
+    "end_order": list,
+    "run_times": dict,
+    "retry_queue": list,
+    "seed_state": int,
+    "tried_so_far": list,
+    "id_to_hash": dict,
+    "display": dict,
+}
+TRIAL_STATE = ("trial_id", "hyperparameters", "metrics", "score", "best_step", "status", "message")
+# BaseTuner.get_state(): a tuner keeps no state of its own, only the file that says "reload".
+TUNER_STATE: dict = {}
+
+
 def make_writes_atomic() -> None:
     """Keras Tuner writes oracle.json and trial.json in place; a kill mid-write would leave a run
-    that cannot resume. Route its JSON writer through the atomic one."""
+    that cannot resume. Route its JSON writer through the atomic one, which also keeps a copy of
+    each file (search/engine/repair.py restores a damaged one from it)."""
     from keras_tuner.src import utils
 
     if getattr(utils.save_json, "_atomic", False):
@@ -37,6 +63,7 @@ def make_writes_atomic() -> None:
     def save_json(path, obj):
         text = json.dumps(obj)
         atomic.write_text(path, text)
+        atomic.write_text(str(path) + COPY_SUFFIX, text)
         return text
 
     save_json._atomic = True
@@ -80,3 +107,69 @@ def hyperband_trials_per_iteration(oracle) -> int | None:
         for bracket in range(oracle._get_num_brackets())
         for round_num in range(oracle._get_num_rounds(bracket))
     )
+
+
+def oracle_problem(state) -> str | None:
+    """Why `state` (oracle.json's content) is not an oracle's state, or None."""
+    wrong = [k for k, kind in ORACLE_STATE.items() if not isinstance(state.get(k), kind)]
+    if wrong:
+        return f"no valid {', '.join(repr(k) for k in wrong)} in it"
+    import keras_tuner as kt
+
+    try:
+        kt.HyperParameters.from_config(copy.deepcopy(state["hyperparameters"]))  # it changes what it reads
+    except Exception as e:  # Keras Tuner raises anything from KeyError to TypeError on a bad config
+        return f"its hyperparameters do not load ({type(e).__name__}: {e})"
+    return None
+
+
+def trial_problem(state, trial_id: str) -> str | None:
+    """Why `state` (a trial.json's content) is not the state of trial `trial_id`, or None."""
+    missing = [k for k in TRIAL_STATE if k not in state]
+    if missing:
+        return f"no {', '.join(repr(k) for k in missing)} in it"
+    if state["trial_id"] != trial_id:
+        return f"it holds trial {state['trial_id']!r}, not {trial_id!r}"
+    from keras_tuner.src.engine import trial as trial_module
+
+    try:
+        trial_module.Trial.from_state(copy.deepcopy(state))
+    except Exception as e:  # as above
+        return f"Keras Tuner cannot load it ({type(e).__name__}: {e})"
+    return None
+
+
+def to_rerun(state: dict) -> dict:
+    """A trial's state made ready to run again with the same hyperparameters: no metrics, no score."""
+    return {**state, "metrics": {"metrics": {}}, "score": None, "best_step": 0, "status": "RUNNING", "message": None}
+
+
+def lost_trial(trial_id: str, hyperparameters: dict, why: str) -> dict:
+    """The state of a trial whose hyperparameters are lost: FAILED, with the oracle's space and `why`."""
+    return {
+        "trial_id": trial_id,
+        "hyperparameters": {"space": hyperparameters.get("space", []), "values": {}},
+        "metrics": {"metrics": {}},
+        "score": None,
+        "best_step": 0,
+        "status": "FAILED",
+        "message": why,
+    }
+
+
+def trial_ids_in(state: dict) -> set[str]:
+    """Every trial id an oracle's state refers to."""
+    ids = set(state["start_order"]) | set(state["end_order"]) | set(state["retry_queue"])
+    ids |= set(state["ongoing_trials"].values()) | set(state["id_to_hash"])
+    for bracket in state.get("brackets") or []:  # Hyperband
+        for round_ in bracket.get("rounds", []):
+            ids |= {info["id"] for info in round_ if isinstance(info, dict) and "id" in info}
+    return {str(i) for i in ids}
+
+
+def schedule_rerun(state: dict, trial_id: str) -> None:
+    """Put trial `trial_id` back in the oracle's queue (Keras Tuner runs queued trials first)."""
+    if trial_id in state["end_order"]:
+        state["end_order"].remove(trial_id)
+    if trial_id not in state["retry_queue"] and trial_id not in state["ongoing_trials"].values():
+        state["retry_queue"].append(trial_id)

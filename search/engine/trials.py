@@ -16,7 +16,7 @@ from results import atomic, layout
 from search import interrupts
 from search.display import Display, DisplayCallback
 from search.engine import kt_compat
-from search.engine.memory import resident_mb
+from search.engine.memory import Recycle, grown_too_much, release_memory, resident_mb
 from search.engine.records import best_score, last_error_line, searched_values
 from search.errors import CannotWrite, SearchError, cannot_write
 
@@ -58,7 +58,8 @@ class TrialEngine:
     """Mixed in before a Keras Tuner tuner class (see search.engine.tuners).
 
     Keyword arguments it takes on top of the tuner's: `run_seed` (trial seeds derive from it),
-    `deadline` (time.time() after which no trial starts), `display`, `patience`.
+    `deadline` (time.time() after which no trial starts), `display`, `patience`, `recycle`
+    (raise memory.Recycle between trials once the process has grown: see search/cli.py).
     """
 
     def __init__(
@@ -68,6 +69,7 @@ class TrialEngine:
         deadline: float | None = None,
         display: Display | None = None,
         patience: int | None = 3,
+        recycle: bool = False,
         **kwargs,
     ):
         kt_compat.make_writes_atomic()
@@ -80,6 +82,8 @@ class TrialEngine:
         self.display = display or Display()
         self.patience = patience
         self.budget_stopped = False
+        self.recycle = recycle
+        self._first_rss = None
         self._trial_started = {}
         self._epoch_logs = {}
         super().__init__(*args, **kwargs)
@@ -134,19 +138,24 @@ class TrialEngine:
         super().on_trial_end(trial)
         ended = self.oracle.get_trial(trial.trial_id)
         history = self._epoch_logs.pop(trial.trial_id, [])
+        release_memory()
+        rss = resident_mb()
         atomic.write_json(
             Path(self.get_trial_dir(trial.trial_id)) / layout.TRIAL_RECORD,
             {
                 "seconds": round(seconds, 3),
                 "epochs": len(history),
                 "tuner_id": self.tuner_id,
-                "rss_mb": round(resident_mb(), 1),
+                "rss_mb": round(rss, 1),
                 "history": history,
             },
         )
         best = self.best_score()
         self.display.trial_end(trial.trial_id, ended.status, ended.score, best, last_error_line(ended.message))
         self._give_up_if_nothing_works(best)
+        self._first_rss = self._first_rss or rss
+        if self.recycle and grown_too_much(self._first_rss, rss):
+            raise Recycle  # everything of this trial is saved: a fresh process resumes after it
 
     def _give_up_if_nothing_works(self, best):
         # Failures are expected (a diverging learning rate); only a search where

@@ -71,3 +71,21 @@ def test_a_full_disk_stops_with_one_line_and_the_same_command_resumes_once_there
     resumed = run_cli(*args)
     assert resumed.returncode == 0, resumed.stderr
     assert_complete_run(run_dir, MAX_TRIALS)
+
+
+def test_a_process_is_replaced_once_it_has_grown():
+    from search.engine.memory import RECYCLE_GROWTH_MB, grown_too_much
+
+    assert not grown_too_much(700, 700 + RECYCLE_GROWTH_MB)
+    assert grown_too_much(700, 700 + RECYCLE_GROWTH_MB + 1)
+    assert not grown_too_much(2000, 2000 + RECYCLE_GROWTH_MB + 1)  # 5% of a large process
+
+
+@pytest.mark.slow
+def test_a_search_recycled_after_every_trial_finishes_with_each_trial_run_once(tmp_path, space_file, monkeypatch):
+    monkeypatch.setenv("MNIST_TUNER_RECYCLE_MB", "0")
+    run_dir = tmp_path / "run"
+    done = run_cli(*search_args(run_dir, space_file))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("Reloading Tuner") >= 2, "the search was never handed to a fresh process"
+    assert_complete_run(run_dir, MAX_TRIALS)

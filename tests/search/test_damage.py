@@ -1,0 +1,121 @@
+"""Damaged files in a run directory, through the real command line: search.py repairs what can be
+rebuilt and says so in one line per repair, or stops with one line naming the file."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from results import layout
+from runs import MAX_TRIALS, assert_complete_run, damage, one_error_line, run_cli, search_args, trial_statuses
+
+# (file, damage): every file of a finished run, and every kind of damage on the likeliest victims.
+REPAIRED = [
+    *[
+        (name, "truncated")
+        for name in (
+            "tuner/trial_1/trial.json",
+            "tuner/oracle.json",
+            "tuner/tuner0.json",
+            "tuner/trial_2/checkpoint.weights.h5",
+            "tuner/trial_0/mnist_tuner.json",
+            "tuner/trial_0/build_config.json",
+            layout.METRICS,
+            layout.MODEL,
+            layout.HISTORY,
+            layout.TRIALS,
+            layout.BEST_HPS,
+            layout.RETRAIN_PLAN,
+            layout.PREDICTIONS,
+        )
+    ],
+    *[("tuner/trial_1/trial.json", kind) for kind in ("empty", "garbage", "json-list", "json-no-keys", "folder")],
+    *[("tuner/oracle.json", kind) for kind in ("json-no-keys", "folder")],
+    *[(layout.MODEL, kind) for kind in ("empty", "garbage", "folder")],
+    (layout.METRICS, "json-list"),
+    ("tuner/trial_2/checkpoint.weights.h5", "folder"),
+]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> tuple[Path, Path]:
+    """A finished digits run made through the command line, and its space file: copy it, then damage it."""
+    from runs import write_space
+
+    root = tmp_path_factory.mktemp("damage")
+    space = write_space(root / "space.toml")
+    run_dir = root / "run"
+    done = run_cli(*search_args(run_dir, space))
+    assert done.returncode == 0, done.stderr
+    return run_dir, space
+
+
+def copy_of(finished, tmp_path) -> tuple[Path, list[str]]:
+    source, space = finished
+    run_dir = tmp_path / "run"
+    shutil.copytree(source, run_dir)
+    return run_dir, search_args(run_dir, space)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "kind"), REPAIRED, ids=[f"{n}-{k}" for n, k in REPAIRED])
+def test_a_damaged_file_is_repaired_said_and_the_run_finishes(finished, tmp_path, name, kind):
+    run_dir, args = copy_of(finished, tmp_path)
+    damage(run_dir / name, kind)
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr + result.stdout
+    said = [line for line in result.stderr.splitlines() if line.startswith("repaired: ")]
+    assert len(said) >= 1 and str(run_dir / name) in said[0], result.stderr[-3000:]
+    assert (run_dir / "damaged" / name).exists(), "the damaged file was not kept in RUN/damaged/"
+    assert_complete_run(run_dir, MAX_TRIALS)
+    again = run_cli(*args)
+    assert again.returncode == 0 and "repaired" not in again.stderr, again.stderr[-3000:]
+
+
+@pytest.mark.slow
+def test_a_trial_json_lost_with_its_copy_is_marked_failed_and_the_search_goes_on(finished, tmp_path):
+    run_dir, args = copy_of(finished, tmp_path)
+    trial = run_dir / layout.TUNER / "trial_1"
+    damage(trial / "trial.json", "truncated")
+    (trial / "trial.json.copy").unlink()
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "trial 1 marked FAILED" in result.stderr and "Traceback" not in result.stderr
+    assert sorted(trial_statuses(run_dir)) == ["COMPLETED"] * (MAX_TRIALS - 1) + ["FAILED"]
+    metrics = json.loads((run_dir / layout.METRICS).read_text())
+    assert metrics["trials"]["failed"] == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["truncated", "json-list", "json-no-keys", "folder"])
+def test_a_damaged_config_json_stops_with_one_line_and_overwrite_starts_afresh(finished, tmp_path, kind):
+    run_dir, args = copy_of(finished, tmp_path)
+    damage(run_dir / layout.CONFIG, kind)
+    line = one_error_line(run_cli(*args), str(run_dir / layout.CONFIG), "--overwrite")
+    assert "restore it" in line
+    if kind == "truncated":
+        assert run_cli(*args, "--overwrite").returncode == 0
+
+
+@pytest.mark.slow
+def test_oracle_json_lost_with_its_copy_stops_with_one_line(finished, tmp_path):
+    run_dir, args = copy_of(finished, tmp_path)
+    oracle = run_dir / layout.TUNER / layout.ORACLE
+    damage(oracle, "garbage")
+    damage(Path(f"{oracle}.copy"), "truncated")
+    one_error_line(run_cli(*args), str(oracle), "--overwrite")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads a file whatever its mode")
+def test_an_unreadable_trial_json_is_repaired(finished, tmp_path):
+    run_dir, args = copy_of(finished, tmp_path)
+    path = run_dir / layout.TUNER / "trial_1" / "trial.json"
+    path.chmod(0)
+    result = run_cli(*args)
+    assert result.returncode == 0 and f"repaired: {path}: unreadable" in result.stderr, result.stderr[-3000:]
