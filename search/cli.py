@@ -23,9 +23,9 @@ EXIT_INTERRUPTED = 130
 
 def _preset_help() -> str:
     return "; ".join(
-        f"{name}: {p['tuner']}, trials of up to {p['max_epochs']} epochs on {p['search_subset']} images, "
-        f"{p['budget_minutes']:g} min of search, retrain up to {p['epochs']} epochs"
-        f"{' with augmentation' if p['retrain_augment'] else ''}, as many as fit in {p['retrain_minutes']:g} min"
+        f"{name}: {p['minutes']:g} min in all, {p['tuner']} trials of up to {p['max_epochs']} epochs on "
+        f"{p['search_subset']} images, then a retrain timed by the clock"
+        f"{' with augmentation' if p['retrain_augment'] else ''}{' and weight averaging' if p['retrain_ema'] else ''}"
         for name, p in PRESETS.items()
     )
 
