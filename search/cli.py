@@ -10,6 +10,7 @@ import dataclasses
 import os
 import shlex
 import sys
+import time
 
 from search import interrupts
 from search.config import RunConfig
@@ -17,6 +18,8 @@ from search.engine import distributed
 from search.errors import CannotWrite, ConfigError, UserError, cannot_write
 from search.presets import DEFAULT_PRESET, PRESETS
 
+# --minutes counts from here: Python's start and TensorFlow's import (~15 s here) are part of the job.
+PROCESS_STARTED = time.time()
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
@@ -139,7 +142,7 @@ def _search(args: argparse.Namespace, argv: list[str]) -> int:
     workers = None
     if args.workers:
         workers = distributed.local_workers(_own_command() + distributed.worker_argv(argv), args.workers, config)
-    summary = run_search(config, Display() if args.quiet else RichDisplay(), dataset, workers)
+    summary = run_search(config, Display() if args.quiet else RichDisplay(), dataset, workers, PROCESS_STARTED)
     if summary is None:
         print(f"worker {os.environ[distributed.TUNER_ID]}: the chief has no more trials")
         return 0

@@ -68,15 +68,17 @@ def run_search(
     display: Display | None = None,
     dataset: Dataset | None = None,
     workers: distributed.WorkerPool | None = None,
+    started: float | None = None,
 ) -> RunSummary | None:
     """Run (or resume) the search `config` describes; returns the finished run's summary.
 
+    `started`: when the job began (time.time()), from which --minutes counts; default now.
     `dataset` is the one `config` names, when the caller has loaded it already. Under Keras
     Tuner's distributed environment variables this process is the chief (it serves the
     oracle, then retrains and tests; `workers` are local worker processes it starts and
     watches) or a worker (it runs trials and returns None).
     """
-    started, display = time.time(), display or Display()
+    started, display = started or time.time(), display or Display()
     data = prepare_data(config, dataset)
     key = config.search_key(data.fingerprint)
     if distributed.role() == "worker":  # runs the chief's trials in the chief's directory, which the chief holds
