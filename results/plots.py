@@ -143,7 +143,8 @@ def curves_figure(
     """Retraining loss and accuracy per epoch, and the validation accuracy per epoch of the top trials."""
     fig = new_figure(16.5, 4.4)
     loss_ax, acc_ax, val_ax = fig.subplots(1, 3)
-    epochs = [e.get("epoch", i + 1) for i, e in enumerate(history)]
+    # A retrain stopped by the clock ends with part of an epoch: drawn at its fraction, not a whole epoch.
+    epochs = [e.get("epoch", i + 1) - 1 + e.get("partial", 1) for i, e in enumerate(history)]
     loss = [e.get("loss") for e in history]
     accuracy = [e.get("accuracy") for e in history]
     loss_ax.plot(epochs, loss, "o-", color="#1f77b4")

@@ -77,13 +77,13 @@ def configuration_table(run: Run) -> TableData:
         rows.append(["hyperband factor", fmt(options.get("hyperband_factor"))])
     rows += [
         ["early stopping patience", fmt(options.get("early_stopping_patience"))],
-        ["time budget (minutes)", fmt(options.get("budget_minutes"))],
+        ["time budget (minutes)", _budget(options)],
         ["seed", fmt(options.get("seed"))],
         [
             "retrain",
             f"trial {fmt(retrain.get('trial_id'))}'s hyperparameters, {fmt(retrain.get('epochs'))} epochs"
             f"{_trimmed(retrain)}, "
-            f"{fmt(retrain.get('schedule'))} learning-rate schedule",
+            f"{fmt(retrain.get('schedule'))} learning-rate schedule{_timed(retrain)}",
         ],
         ["best hyperparameters", _values(run.best_hyperparameters)],
         ["search space", _space(options.get("space") or run.config.get("search", {}).get("space") or {})],
@@ -256,6 +256,22 @@ def to_html(table: TableData) -> str:
     return (
         f"<table>\n<caption>{e(table.title)}</caption>\n<thead><tr>{head}</tr></thead>\n<tbody>{body}</tbody>\n</table>"
     )
+
+
+def _budget(options: dict) -> str:
+    """'20 in all' under --minutes, else the search's budget."""
+    if options.get("minutes"):
+        search = f", search {options['budget_minutes']:g}" if options.get("budget_minutes") else ""
+        return f"{options['minutes']:g} in all{search}"
+    return fmt(options.get("budget_minutes"))
+
+
+def _timed(retrain: dict) -> str:
+    """' over 12.3 min by the clock (99.8% used), weights averaged' for a clock-driven retrain."""
+    out = ""
+    if retrain.get("timed") and retrain.get("seconds_budget"):
+        out = f" over {retrain['seconds_budget'] / 60:.1f} min by the clock ({retrain['share_used']:.1%} used)"
+    return out + (", weights averaged (EMA)" if retrain.get("ema") else "")
 
 
 def _trimmed(retrain: dict) -> str:

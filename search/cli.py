@@ -10,6 +10,7 @@ import dataclasses
 import os
 import shlex
 import sys
+import time
 
 from search import interrupts
 from search.config import RunConfig
@@ -18,15 +19,19 @@ from search.engine.memory import Recycle
 from search.errors import CannotWrite, ConfigError, UserError, cannot_write
 from search.presets import DEFAULT_PRESET, PRESETS
 
+# --minutes counts from here: Python's start and TensorFlow's import (~15 s here) are part of the job.
+# A process replaced to hand back memory (Recycle) carries on the first one's start.
+STARTED_ENV = "MNIST_TUNER_STARTED"
+PROCESS_STARTED = float(os.environ.pop(STARTED_ENV, None) or time.time())
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
 def _preset_help() -> str:
     return "; ".join(
-        f"{name}: {p['tuner']}, trials of up to {p['max_epochs']} epochs on {p['search_subset']} images, "
-        f"{p['budget_minutes']:g} min of search, retrain up to {p['epochs']} epochs"
-        f"{' with augmentation' if p['retrain_augment'] else ''}, as many as fit in {p['retrain_minutes']:g} min"
+        f"{name}: {p['minutes']:g} min in all, {p['tuner']} trials of up to {p['max_epochs']} epochs on "
+        f"{p['search_subset']} images, then a retrain timed by the clock"
+        f"{' with augmentation' if p['retrain_augment'] else ''}{' and weight averaging' if p['retrain_ema'] else ''}"
         for name, p in PRESETS.items()
     )
 
@@ -120,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         # process of the same id, resumes after the trials saved so far.
         sys.stdout.flush()
         sys.stderr.flush()
+        os.environ[STARTED_ENV] = repr(PROCESS_STARTED)
         os.execv(sys.executable, [sys.executable, *_own_command(), *argv])
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials are saved. Resume with:\n  " + resume_command(argv), file=sys.stderr)
@@ -149,7 +155,7 @@ def _search(args: argparse.Namespace, argv: list[str]) -> int:
     workers = None
     if args.workers:
         workers = distributed.local_workers(_own_command() + distributed.worker_argv(argv), args.workers, config)
-    summary = run_search(config, Display() if args.quiet else RichDisplay(), dataset, workers)
+    summary = run_search(config, Display() if args.quiet else RichDisplay(), dataset, workers, PROCESS_STARTED)
     if summary is None:
         print(f"worker {os.environ[distributed.TUNER_ID]}: the chief has no more trials")
         return 0

@@ -17,7 +17,7 @@ import numpy as np
 
 from results import atomic, layout
 from search import interrupts, repair, rundir
-from search.config import RunConfig
+from search.config import TEST_RESERVE_SECONDS, RunConfig
 from search.data import Dataset, load_dataset, stratified_subset, train_val_split
 from search.display import Display
 from search.engine import distributed, kt_compat, make_tuner, planned_trials
@@ -68,15 +68,17 @@ def run_search(
     display: Display | None = None,
     dataset: Dataset | None = None,
     workers: distributed.WorkerPool | None = None,
+    started: float | None = None,
 ) -> RunSummary | None:
     """Run (or resume) the search `config` describes; returns the finished run's summary.
 
+    `started`: when the job began (time.time()), from which --minutes counts; default now.
     `dataset` is the one `config` names, when the caller has loaded it already. Under Keras
     Tuner's distributed environment variables this process is the chief (it serves the
     oracle, then retrains and tests; `workers` are local worker processes it starts and
     watches) or a worker (it runs trials and returns None).
     """
-    started, display = time.time(), display or Display()
+    started, display = started or time.time(), display or Display()
     data = prepare_data(config, dataset)
     key = config.search_key(data.fingerprint)
     if distributed.role() == "worker":  # runs the chief's trials in the chief's directory, which the chief holds
@@ -104,7 +106,7 @@ def _run_stages(config: RunConfig, data, key: dict, display: Display, workers, s
         return RunSummary(run_dir, finished[0], request["hyperparameters"], top_trials(rows), finished[1])
 
     retrain_started = time.time()
-    model, retrain_record = retrain_best(config, data, run_dir, request, display)
+    model, retrain_record = retrain_best(config, data, run_dir, request, display, started)
     retrain_seconds = time.time() - retrain_started
     interrupts.check()
     test_metrics = test_once(model, data.dataset, run_dir)
@@ -134,7 +136,7 @@ def search(
     role = distributed.role()
     keras.utils.set_random_seed(config.seed)
     already_spent = sum(r.get("seconds", 0) for r in rundir.trial_records(run_dir).values())
-    deadline = time.time() + config.budget_minutes * 60 - already_spent if config.budget_minutes else None
+    deadline = time.time() + config.search_minutes * 60 - already_spent if config.search_minutes else None
     reloading = (run_dir / layout.TUNER / layout.ORACLE).exists()
     try:
         tuner = make_tuner(
@@ -184,7 +186,7 @@ def search(
         display.search_end()
     budget_stopped = tuner.budget_stopped or bool(monitor and monitor.budget_stopped)
     if budget_stopped:
-        display.message(f"time budget of {config.budget_minutes:g} min reached: no new trials started")
+        display.message(f"search budget of {config.search_minutes:g} min reached: no new trials started")
     return SearchOutcome(tuner, time.time() - started, budget_stopped)
 
 
@@ -204,10 +206,13 @@ def retrain_request(config: RunConfig, best) -> dict:
     depend on measured speed."""
     return {
         "hyperparameters": searched_values(best.hyperparameters.values),
-        "epochs_asked": config.epochs or (best.best_step + 1),
+        "epochs_asked": None if config.retrain_timed else config.epochs or (best.best_step + 1),
         "retrain_minutes": config.retrain_minutes,
+        "minutes": config.minutes,
+        "timed": config.retrain_timed,
         "schedule": config.retrain_schedule,
         "augment": config.retrain_augment,
+        "ema": config.retrain_ema,
         "trial_id": best.trial_id,
     }
 
@@ -232,12 +237,15 @@ def already_retrained(run_dir: Path, request: dict, rows: list[dict]) -> tuple[d
 
 
 def _asked(record: dict | None) -> dict | None:
-    # What measured speed chose (epochs, epoch_seconds) is not part of what was asked.
-    return {k: v for k, v in record.items() if k not in ("epochs", "epoch_seconds")} if record else None
+    # What measured speed chose is not part of what was asked.
+    return {k: v for k, v in record.items() if k not in MEASURED} if record else None
+
+
+MEASURED = ("epochs", "epoch_seconds", "seconds_budget", "seconds_trained", "share_used")
 
 
 def retrain_best(
-    config: RunConfig, data: SearchData, run_dir: Path, request: dict, display: Display
+    config: RunConfig, data: SearchData, run_dir: Path, request: dict, display: Display, run_started: float
 ) -> tuple[keras.Model, dict]:
     """Retrain the best CNN from scratch on train+validation; write the model and its curves.
     Returns the model and the retrain's record for metrics.json."""
@@ -245,9 +253,12 @@ def retrain_best(
     x_all, y_all = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
     hypermodel = CNNHyperModel(config.space)
     run_strategy = strategy(config.distribution)
-    epochs, epoch_seconds = plan_epochs(
-        run_dir / layout.RETRAIN_PLAN, request, hypermodel, x_all, y_all, display, run_strategy
-    )
+    time_budget = retrain_seconds(config, run_started) if config.retrain_timed else None
+    epochs, epoch_seconds = request["epochs_asked"], None
+    if not config.retrain_timed:
+        epochs, epoch_seconds = plan_epochs(
+            run_dir / layout.RETRAIN_PLAN, request, hypermodel, x_all, y_all, display, run_strategy
+        )
     interrupts.check()
     seconds_left = config.retrain_minutes * 60 - (time.time() - started) if config.retrain_minutes else None
     model, history = retrain(
@@ -261,13 +272,29 @@ def retrain_best(
         schedule=config.retrain_schedule,
         augment=config.retrain_augment,
         strategy=run_strategy,
-        seconds=seconds_left,
+        seconds=None if config.retrain_timed else seconds_left,
+        time_budget=time_budget,
+        ema=config.retrain_ema,
     )
     display.search_end()
     atomic.save_model(model, run_dir / layout.MODEL)
     atomic.write_json(run_dir / layout.HISTORY, {"epochs": history})
     # Fewer epochs than planned where the epochs run showed the rest would not fit.
-    return model, {**request, "epochs": len(history), "epoch_seconds": epoch_seconds}
+    record = {**request, "epochs": len(history), "epoch_seconds": epoch_seconds}
+    if time_budget is not None:
+        trained = sum(e["seconds"] for e in history)
+        record.update(seconds_budget=round(time_budget, 2), seconds_trained=round(trained, 2))
+        record["share_used"] = round(trained / time_budget, 4)
+    return model, record
+
+
+def retrain_seconds(config: RunConfig, run_started: float) -> float:
+    """The clock-driven retrain's seconds: --retrain-minutes, else what --minutes leaves after the search
+    and the test's reserve (at least one second: a search that overran its share leaves the retrain little)."""
+    if config.retrain_minutes:
+        return config.retrain_minutes * 60
+    left = run_started + config.minutes * 60 - TEST_RESERVE_SECONDS - time.time()
+    return max(1.0, left)
 
 
 def test_once(model: keras.Model, dataset: Dataset, run_dir: Path) -> dict:

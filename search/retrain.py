@@ -18,9 +18,11 @@ from search.display import Display, DisplayCallback
 from search.engine.trials import StopOnDivergence, StopOnInterrupt
 from search.errors import RetrainError
 from search.rundir import read_json
+from search.time_schedule import WARMUP_FRACTION, TimeBudget
 from space import CNNHyperModel, compile_cnn
 
-WARMUP_FRACTION = 0.05
+EMA_MOMENTUM = 0.999  # an average over about the last 1,000 steps: two epochs of MNIST at batch 128
+UNTIL_TIME_IS_UP = 100_000  # epochs asked of fit when the clock, not a count, ends the retrain
 
 
 def learning_rate_schedule(peak: float, steps: int, kind: str = "cosine"):
@@ -41,12 +43,19 @@ def learning_rate_schedule(peak: float, steps: int, kind: str = "cosine"):
 
 
 def build_for_retrain(
-    hypermodel: CNNHyperModel, values: dict, epochs: int, train_size: int, schedule: str, augment: bool = False
+    hypermodel: CNNHyperModel,
+    values: dict,
+    epochs: int,
+    train_size: int,
+    schedule: str,
+    augment: bool = False,
+    ema: bool = False,
 ) -> tuple[keras.Model, int, object]:
     """The CNN of `values`, compiled with the retrain's schedule; returns (model, batch size, schedule).
 
     `augment` adds random shifts and rotations, active in training only. The schedule is a
-    CosineDecay, or the searched rate itself for schedule="constant".
+    CosineDecay, or the searched rate itself for schedule="constant" (which a TimeBudget then
+    drives). `ema`: the weights `fit` leaves are an exponential moving average of the steps.
     """
     hp = kt.HyperParameters()
     hp.values = dict(values)
@@ -56,7 +65,7 @@ def build_for_retrain(
     batch_size = int(values["batch_size"])
     steps = epochs * math.ceil(train_size / batch_size)
     schedule = learning_rate_schedule(float(model.optimizer.learning_rate), steps, schedule)
-    compile_cnn(model, schedule, float(model.optimizer.momentum))
+    compile_cnn(model, schedule, float(model.optimizer.momentum), EMA_MOMENTUM if ema else None)
     return model, batch_size, schedule
 
 
@@ -181,24 +190,35 @@ def retrain(
     augment: bool = False,
     strategy=None,
     seconds: float | None = None,
+    time_budget: float | None = None,
+    ema: bool = False,
 ) -> tuple[keras.Model, list[dict]]:
     """Train the best CNN from scratch on (x, y); returns the model and one dict per epoch.
 
     `strategy`: a tf.distribute strategy to build the model under (several GPUs).
     `seconds`: stop at the epochs that fit in this time, judged epoch by epoch (see FitInSeconds).
-    Each epoch's dict holds its metrics and `seconds`.
+    `time_budget`: ignore `epochs`; train for this many seconds with the learning rate driven
+    by the share of them spent (see TimeBudget); the last epoch is usually partial.
+    `ema`: the model returned holds the moving average of its weights.
+    Each epoch's dict holds its metrics, `seconds` and `steps`.
     """
     keras.utils.set_random_seed(seed)
+    timed = time_budget is not None
+    if timed:
+        epochs, schedule = UNTIL_TIME_IS_UP, "constant"
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model, batch_size, rate = build_for_retrain(hypermodel, values, epochs, len(x), schedule, augment)
+        model, batch_size, rate = build_for_retrain(hypermodel, values, epochs, len(x), schedule, augment, ema)
     callbacks = [
         StopOnDivergence("retraining the best trial"),
         StopOnInterrupt(),
         DisplayCallback(display or Display(), label="retrain"),
     ]
+    steps_per_epoch = math.ceil(len(x) / batch_size)
     timer = EpochSeconds()
-    if seconds is not None:
-        timer = FitInSeconds(seconds, epochs, math.ceil(len(x) / batch_size), rate)
+    if timed:
+        timer = TimeBudget(time_budget, float(rate))
+    elif seconds is not None:
+        timer = FitInSeconds(seconds, epochs, steps_per_epoch, rate)
     callbacks.insert(0, timer)
     try:
         history = model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=callbacks, verbose=0)
@@ -210,11 +230,15 @@ def retrain(
             f"retrained {len(times)} of the {timer.trimmed_from} epochs planned: epochs took {min(times):.0f}-"
             f"{max(times):.0f} s, more would not have fit in {seconds / 60:.1f} min"
         )
+    steps = getattr(timer, "epoch_steps", None) or [steps_per_epoch] * len(times)
     epochs_log = []
     for epoch in range(len(history.epoch)):
         entry = {"epoch": epoch + 1}
         entry.update({k: float(v[epoch]) for k, v in history.history.items()})
         entry["seconds"] = round(times[epoch], 2)
+        entry["steps"] = int(steps[epoch])
+        if steps[epoch] < steps_per_epoch:  # stopped by the clock: metrics over the batches it ran
+            entry["partial"] = round(steps[epoch] / steps_per_epoch, 4)
         epochs_log.append(entry)
     return model, epochs_log
 

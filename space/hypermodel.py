@@ -86,13 +86,15 @@ def build_cnn(filters: list[int], dense_units: int, dropout: float, augment: boo
     return keras.Model(inputs, outputs, name="mnist_cnn")
 
 
-def compile_cnn(model: keras.Model, learning_rate, momentum: float) -> None:
+def compile_cnn(model: keras.Model, learning_rate, momentum: float, ema_momentum: float | None = None) -> None:
     """Compile with SGD (Nesterov when there is momentum) and cross-entropy.
 
-    `learning_rate` may be a float or a Keras learning-rate schedule.
+    `learning_rate` may be a float or a Keras learning-rate schedule. `ema_momentum`: keep an
+    exponential moving average of the weights, which replaces them when `fit` ends.
     """
+    ema = {"use_ema": True, "ema_momentum": ema_momentum} if ema_momentum else {}
     model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum, nesterov=momentum > 0),
+        optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum, nesterov=momentum > 0, **ema),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from search.cli import build_parser, config_from_args
-from search.config import RunConfig
+from search.config import SEARCH_SHARE, RunConfig
 from search.errors import ConfigError
 from search.presets import DEFAULT_PRESET, PRESETS
 from space import SpaceConfig
@@ -20,9 +20,10 @@ def test_each_preset_sets_its_budget_and_space(name):
     preset = PRESETS[name]
     c = config("--preset", name)
     assert c.tuner == preset["tuner"] and c.max_epochs == preset["max_epochs"]
-    assert c.search_subset == preset["search_subset"] and c.budget_minutes == preset["budget_minutes"]
-    assert c.epochs == preset["epochs"] and c.retrain_augment == preset["retrain_augment"]
-    assert c.retrain_minutes == preset["retrain_minutes"]
+    assert c.search_subset == preset["search_subset"] and c.minutes == preset["minutes"]
+    assert c.epochs is None and c.retrain_augment == preset["retrain_augment"]
+    assert c.retrain_ema == preset["retrain_ema"]
+    assert c.retrain_timed and c.search_minutes == pytest.approx(preset["minutes"] * SEARCH_SHARE)
     assert c.space == SpaceConfig.from_dict(preset["space"])
     assert c.preset == name
 
@@ -60,7 +61,8 @@ def test_flags_given_win_over_the_preset(tmp_path):
         False,
     )
     assert c.space == SpaceConfig(conv_blocks_max=1)
-    assert c.retrain_minutes is None  # the epochs asked for are trained, not trimmed to the preset's cap
+    # The epochs asked for are trained with the step-based schedule; the preset's minutes bound the search.
+    assert c.retrain_minutes is None and not c.retrain_timed
     assert config("--epochs", "5", "--retrain-minutes", "3").retrain_minutes == 3
 
 
