@@ -29,6 +29,7 @@ LINE_MIN_ASPECT = 18  # a ruled line is at least this many times longer than it 
 LINE_MIN_SPAN = 0.5  # of the photo's width (or height): a ruled line crosses most of the photo
 LINE_MAX_STRENGTH = 0.6  # of the ink's strength: ruled lines are fainter than pen or pencil
 LINE_TILTS = np.deg2rad(np.arange(-6.0, 6.01, 1.5))  # photos are rarely square to the page
+STRONG_INK = 0.6  # of the strongest ink: ink whatever the local threshold says
 MIN_CONTRAST = 0.1  # ink is at least 10% darker than its paper (or brighter than a dark ground)
 SPECK_SHARE = 0.012  # of the largest ink component's area: smaller pieces are dirt or noise
 
@@ -94,13 +95,14 @@ def faint_mask(ink: np.ndarray) -> np.ndarray:
 
 def ink_mask(ink: np.ndarray) -> np.ndarray:
     """Which pixels are ink: above Sauvola's local threshold (on the inverted ink, as for dark text)
-    and above a global floor that keeps paper grain and JPEG noise out."""
+    and above a global floor that keeps paper grain and JPEG noise out; and every pixel of strong ink,
+    which the local threshold misses inside a stroke or blot wider than its window."""
     if ink.max() <= 0:
         return np.zeros(ink.shape, dtype=bool)
     window = max(15, (min(ink.shape) // 4) | 1)
     local = filters.threshold_sauvola(255.0 - ink, window_size=window, k=0.2)
     floor = max(0.5 * filters.threshold_otsu(ink), 0.15 * 255)
-    return ((255.0 - ink) < local) & (ink > floor)
+    return (((255.0 - ink) < local) & (ink > floor)) | (ink > STRONG_INK * 255)
 
 
 def ruled_lines(faint: np.ndarray, ink: np.ndarray) -> np.ndarray:
