@@ -31,6 +31,7 @@ LINE_MAX_STRENGTH = 0.6  # of the ink's strength: ruled lines are fainter than p
 LINE_TILTS = np.deg2rad(np.arange(-6.0, 6.01, 1.5))  # photos are rarely square to the page
 STRONG_INK = 0.6  # of the strongest ink: ink whatever the local threshold says
 MIN_CONTRAST = 0.1  # ink is at least 10% darker than its paper (or brighter than a dark ground)
+SPARSE_INK_PIXELS = 20  # the strongest ink of a photo holds at least this many working pixels (a thin "1")
 SPECK_SHARE = 0.012  # of the largest ink component's area: smaller pieces are dirt or noise
 
 
@@ -78,9 +79,14 @@ def ink_strength(grey: np.ndarray) -> np.ndarray:
     else:  # light ink on a dark ground, as MNIST
         ink = np.clip(residual, 0, None) / np.maximum(255.0 - background, 64.0)
         grain = noise / max(255.0 - float(np.median(background)), 64.0)
+    least = max(MIN_CONTRAST, 5 * grain)
     top = np.percentile(ink, 99.9)
-    if top < max(MIN_CONTRAST, 5 * grain):  # nothing stands out from the paper's own grain: no ink at all
-        return np.zeros_like(ink)
+    if top < least:
+        # Ink on under 0.1% of the photo (a pen's thin strokes on a whole page), or none at all:
+        # the strongest ink, past a few stray pixels, has to stand out from the paper's own grain.
+        top = np.partition(ink.ravel(), -SPARSE_INK_PIXELS)[-SPARSE_INK_PIXELS]
+        if top < least:
+            return np.zeros_like(ink)
     return np.clip(ink * (255.0 / top), 0, 255)
 
 

@@ -86,6 +86,23 @@ def test_ruled_lines_alone_are_no_digit():
         find_digits_in(page)
 
 
+def test_a_fine_pens_digit_on_a_whole_page_is_found(clean_digits):
+    from skimage import morphology
+
+    images, _ = clean_digits
+    height = 240
+    big = np.asarray(Image.fromarray(images[0]).resize((height, height), Image.Resampling.BICUBIC)) > 100
+    pen = morphology.dilation(morphology.skeletonize(big), morphology.disk(1))  # strokes 3 pixels wide
+    page = np.full((3000, 2250), 205.0)
+    page[1400 : 1400 + height, 1000 : 1000 + height][pen] = 70
+    page += np.random.default_rng(0).normal(0, 3, page.shape)
+    groups = find_digits_in(np.clip(page, 0, 255))
+    assert len(groups) == 1
+    rows, cols = np.flatnonzero(pen.any(axis=1)), np.flatnonzero(pen.any(axis=0))
+    truth = (1000 + cols[0], 1400 + rows[0], 1000 + cols[-1] + 1, 1400 + rows[-1] + 1)
+    assert _iou(groups[0][0][0].box, truth) > 0.8, (groups[0][0][0].box, truth)
+
+
 def test_a_phone_photo_stored_turned_is_read_upright(tmp_path, clean_digits):
     from results.images import read_greyscale
 
