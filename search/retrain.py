@@ -214,11 +214,7 @@ def retrain(
         DisplayCallback(display or Display(), label="retrain"),
     ]
     steps_per_epoch = math.ceil(len(x) / batch_size)
-    timer = EpochSeconds()
-    if timed:
-        timer = TimeBudget(time_budget, float(rate))
-    elif seconds is not None:
-        timer = FitInSeconds(seconds, epochs, steps_per_epoch, rate)
+    timer = _timer(time_budget, seconds, epochs, steps_per_epoch, rate)
     callbacks.insert(0, timer)
     try:
         history = model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=callbacks, verbose=0)
@@ -231,16 +227,31 @@ def retrain(
             f"{max(times):.0f} s, more would not have fit in {seconds / 60:.1f} min"
         )
     steps = getattr(timer, "epoch_steps", None) or [steps_per_epoch] * len(times)
-    epochs_log = []
+    return model, epoch_records(history, times, steps, steps_per_epoch)
+
+
+def _timer(time_budget, seconds, epochs, steps_per_epoch, rate) -> keras.callbacks.Callback:
+    """The callback that times the epochs and, under a budget, ends the retrain."""
+    if time_budget is not None:
+        return TimeBudget(time_budget, float(rate))
+    if seconds is not None:
+        return FitInSeconds(seconds, epochs, steps_per_epoch, rate)
+    return EpochSeconds()
+
+
+def epoch_records(history, seconds: list[float], steps: list[int], steps_per_epoch: int) -> list[dict]:
+    """One dict per epoch of a keras History: its metrics, `seconds` and `steps`, and `partial` (the
+    share of an epoch it ran) for an epoch the clock stopped."""
+    records = []
     for epoch in range(len(history.epoch)):
         entry = {"epoch": epoch + 1}
         entry.update({k: float(v[epoch]) for k, v in history.history.items()})
-        entry["seconds"] = round(times[epoch], 2)
+        entry["seconds"] = round(seconds[epoch], 2)
         entry["steps"] = int(steps[epoch])
         if steps[epoch] < steps_per_epoch:  # stopped by the clock: metrics over the batches it ran
             entry["partial"] = round(steps[epoch] / steps_per_epoch, 4)
-        epochs_log.append(entry)
-    return model, epochs_log
+        records.append(entry)
+    return records
 
 
 def evaluate(model: keras.Model, x_test: np.ndarray, y_test: np.ndarray) -> tuple[dict, np.ndarray]:

@@ -83,7 +83,8 @@ def assert_complete_run(run_dir: Path, trials: int) -> dict:
 MAX_TRIALS = 4
 
 
-def search_args(run_dir: Path, space: Path, *extra) -> list[str]:
+def search_args(run_dir: Path, space: Path, *extra, max_epochs: int = 3, epochs: int = 4) -> list[str]:
+    """The command line of a MAX_TRIALS-trial random search of `space` on the digits set, plus `extra`."""
     return [
         "--dataset",
         "digits",
@@ -92,9 +93,9 @@ def search_args(run_dir: Path, space: Path, *extra) -> list[str]:
         "--max-trials",
         str(MAX_TRIALS),
         "--max-epochs",
-        "3",
+        str(max_epochs),
         "--epochs",
-        "4",
+        str(epochs),
         "--run-dir",
         str(run_dir),
         "--space",

@@ -1,15 +1,18 @@
-"""report.py and predict.py on a run with a damaged file, through the real command line: one line
-naming the file and what to do (exit 2), never a traceback."""
+"""report.py and predict.py on a run with a damaged file: one line naming the file and what to do
+(exit 2), never a traceback. Every case goes through the command line's own entry points in this
+process; one case each through the scripts themselves."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from results import layout
+from results.cli import predict_main, report_main
 from runs import ROOT, damage, one_error_line, run_cli
 
 REPORT = ROOT / "scripts" / "report.py"
@@ -40,6 +43,15 @@ PREDICT_CASES = [
 ]
 
 
+def run_main(main, *args, capfd) -> subprocess.CompletedProcess:
+    """Run a command line's entry point here, as its script does; its exit code and everything written
+    to this process's stdout and stderr meanwhile (TensorFlow's own log lines included)."""
+    capfd.readouterr()
+    code = main([str(a) for a in args])
+    out = capfd.readouterr()
+    return subprocess.CompletedProcess(args, code, out.out, out.err)
+
+
 def damaged_copy(digits_run: Path, tmp_path: Path, name: str, kind: str) -> Path:
     run_dir = tmp_path / "run"
     shutil.copytree(digits_run, run_dir)
@@ -48,17 +60,17 @@ def damaged_copy(digits_run: Path, tmp_path: Path, name: str, kind: str) -> Path
 
 
 @pytest.mark.parametrize(("name", "kind"), REPORT_CASES, ids=[f"{n}-{k}" for n, k in REPORT_CASES])
-def test_report_on_a_damaged_file_says_which_and_what_to_do(digits_run, tmp_path, name, kind):
+def test_report_on_a_damaged_file_says_which_and_what_to_do(digits_run, tmp_path, capfd, name, kind):
     run_dir = damaged_copy(digits_run, tmp_path, name, kind)
-    line = one_error_line(run_cli(run_dir, script=REPORT), str(run_dir / name))
+    line = one_error_line(run_main(report_main, run_dir, capfd=capfd), str(run_dir / name))
     assert "restore it" in line if name == layout.CONFIG else "run the search command again" in line
 
 
-def test_report_with_a_folder_where_a_report_file_goes_names_it(digits_run, tmp_path):
+def test_report_with_a_folder_where_a_report_file_goes_names_it(digits_run, tmp_path, capfd):
     run_dir = tmp_path / "run"
     shutil.copytree(digits_run, run_dir)
     (run_dir / layout.REPORT / layout.REPORT_HTML).mkdir(parents=True)
-    one_error_line(run_cli(run_dir, script=REPORT), str(run_dir / layout.REPORT / layout.REPORT_HTML))
+    one_error_line(run_main(report_main, run_dir, capfd=capfd), str(run_dir / layout.REPORT / layout.REPORT_HTML))
 
 
 @pytest.fixture
@@ -70,6 +82,13 @@ def digit_png(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize(("name", "kind"), PREDICT_CASES, ids=[f"{n}-{k}" for n, k in PREDICT_CASES])
-def test_predict_on_a_damaged_file_says_which_and_what_to_do(digits_run, tmp_path, digit_png, name, kind):
+def test_predict_on_a_damaged_file_says_which_and_what_to_do(digits_run, tmp_path, capfd, digit_png, name, kind):
     run_dir = damaged_copy(digits_run, tmp_path, name, kind)
-    one_error_line(run_cli(run_dir, digit_png, script=PREDICT), str(run_dir / name))
+    one_error_line(run_main(predict_main, run_dir, digit_png, capfd=capfd), str(run_dir / name))
+
+
+def test_the_scripts_themselves_stop_on_a_damaged_file_with_one_line(digits_run, tmp_path, digit_png):
+    run_dir = damaged_copy(digits_run, tmp_path, layout.METRICS, "garbage")
+    damage(run_dir / layout.MODEL, "truncated")
+    one_error_line(run_cli(run_dir, script=REPORT), str(run_dir / layout.METRICS))
+    one_error_line(run_cli(run_dir, digit_png, script=PREDICT), str(run_dir / layout.MODEL))

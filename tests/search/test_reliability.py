@@ -35,13 +35,28 @@ def trial_records(run_dir: Path) -> dict[str, tuple[str, int]]:
     return out
 
 
+def interrupted_search(tmp_path: Path, space: Path, moment, how: int):
+    """Start a search through the command line and send it `how` (a signal) once `moment(run_dir)`
+    holds; returns the run directory, the command's arguments and the process."""
+    run_dir = tmp_path / "run"
+    args = search_args(run_dir, space)
+    proc = start_search(args)
+    wait_for(lambda: moment(run_dir), proc)
+    proc.send_signal(how)
+    return run_dir, args, proc
+
+
+def second_trial_running(run_dir: Path) -> bool:
+    return trial_status(run_dir, "1") == "RUNNING"
+
+
+def retraining(run_dir: Path) -> bool:
+    return (run_dir / layout.RETRAIN_PLAN).exists()  # the epochs were timed: training now
+
+
 @pytest.mark.slow
 def test_kill_9_during_a_trial_then_rerun_finishes_without_repeating_finished_trials(tmp_path, space_file):
-    run_dir = tmp_path / "run"
-    args = search_args(run_dir, space_file)
-    proc = start_search(args)
-    wait_for(lambda: trial_status(run_dir, "1") == "RUNNING", proc)
-    proc.send_signal(signal.SIGKILL)
+    run_dir, args, proc = interrupted_search(tmp_path, space_file, second_trial_running, signal.SIGKILL)
     proc.wait()
     finished = {k: v for k, v in trial_records(run_dir).items() if json.loads(v[0])["status"] == "COMPLETED"}
     assert "trial_0" in finished and not (run_dir / layout.METRICS).exists()
@@ -57,11 +72,7 @@ def test_kill_9_during_a_trial_then_rerun_finishes_without_repeating_finished_tr
 
 @pytest.mark.slow
 def test_kill_9_during_retraining_redoes_only_the_retrain(tmp_path, space_file):
-    run_dir = tmp_path / "run"
-    args = search_args(run_dir, space_file)
-    proc = start_search(args)
-    wait_for(lambda: (run_dir / layout.RETRAIN_PLAN).exists(), proc)  # timed, now training
-    proc.send_signal(signal.SIGKILL)
+    run_dir, args, proc = interrupted_search(tmp_path, space_file, retraining, signal.SIGKILL)
     proc.wait()
     assert not (run_dir / layout.METRICS).exists()
     trials_before = trial_records(run_dir)
@@ -75,11 +86,7 @@ def test_kill_9_during_retraining_redoes_only_the_retrain(tmp_path, space_file):
 
 @pytest.mark.slow
 def test_ctrl_c_stops_keeps_finished_trials_and_prints_the_resume_command(tmp_path, space_file):
-    run_dir = tmp_path / "run"
-    args = search_args(run_dir, space_file)
-    proc = start_search(args)
-    wait_for(lambda: trial_status(run_dir, "1") == "RUNNING", proc)
-    proc.send_signal(signal.SIGINT)
+    run_dir, args, proc = interrupted_search(tmp_path, space_file, second_trial_running, signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130
     assert "Resume with" in stderr and "Traceback" not in stderr

@@ -13,33 +13,13 @@ from pathlib import Path
 import pytest
 
 from results import layout
-from runs import ROOT, SEARCH_SCRIPT, assert_complete_run, run_cli, write_space
+from runs import MAX_TRIALS, ROOT, SEARCH_SCRIPT, assert_complete_run, run_cli, search_args, write_space
 from search.engine import distributed
 from search.errors import ConfigError
 
-MAX_TRIALS = 4
-
 
 def args_for(run_dir: Path, space: Path, *extra) -> list[str]:
-    return [
-        "--dataset",
-        "digits",
-        "--tuner",
-        "random",
-        "--max-trials",
-        str(MAX_TRIALS),
-        "--max-epochs",
-        "2",
-        "--epochs",
-        "2",
-        "--no-augment",
-        "--run-dir",
-        str(run_dir),
-        "--space",
-        str(space),
-        "--quiet",
-        *extra,
-    ]
+    return search_args(run_dir, space, "--no-augment", *extra, max_epochs=2, epochs=2)
 
 
 def trials_by_worker(run_dir: Path) -> dict[str, str]:
