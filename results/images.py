@@ -114,7 +114,8 @@ class FoundDigit:
     box: tuple[int, int, int, int]
     aspect: float  # the ink's width / height
     fill: float  # the share of its box the ink covers
-    cut_ink: float = 0.0  # when cut from touching digits: the ink in the cut column / the height
+    cut_ink: float = 0.0  # when cut from touching digits: the ink the cut crossed / the height
+    cut_strokes: int = 0  # and the separate strokes it crossed
 
 
 def find_digits_in(grey: np.ndarray) -> list[list[list[FoundDigit]]]:
@@ -146,4 +147,5 @@ def _found(digit, ink: np.ndarray, scale: float, shape: tuple[int, int]) -> Foun
         min(width, int(np.ceil(x1 / scale))),
         min(height, int(np.ceil(y1 / scale))),
     )
-    return FoundDigit(fit_into_mnist(crop), box, digit.width / digit.height, float(digit.mask.mean()), digit.cut_ink)
+    aspect, fill = digit.width / digit.height, float(digit.mask.mean())
+    return FoundDigit(fit_into_mnist(crop), box, aspect, fill, digit.cut_ink, digit.cut_strokes)

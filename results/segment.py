@@ -3,7 +3,7 @@
 Connected components of the ink are grouped into digits: pieces that share most of their columns
 are one digit (the broken bar of a 5, a 4 drawn in two strokes); a piece far shorter than the
 digits joins the digit it all but touches, or is left out. A group wide enough to be several
-digits touching gets the ways to cut it, where the ink is thinnest near the even cuts; the
+digits touching gets the ways to cut it, along the paths through the least ink near the even cuts; the
 classifier chooses among them (results/predict.py).
 """
 
@@ -22,6 +22,7 @@ WIDEST_DIGIT = 1.2  # width / height above which a group is most likely touching
 DIGIT_WIDTH = 0.72  # a handwritten digit's typical width / height, for guessing how many touch
 MAX_DIGIT_WIDTH = 2.0  # no one digit is wider than this (a 5 with a long slanted bar comes close)
 MIN_PAIR_WIDTH = 0.4  # two touching digits are at least this wide per digit ("11" is narrower: it is missed)
+SLANT_COST = 0.05  # of crossing one pixel of ink: a cut leans only to go round ink
 
 
 @dataclasses.dataclass
@@ -30,7 +31,8 @@ class Digit:
 
     box: tuple[int, int, int, int]
     mask: np.ndarray
-    cut_ink: float = 0.0  # when cut from touching digits: the ink in the cut column / the height
+    cut_ink: float = 0.0  # when cut from touching digits: the ink the cut crossed / the height
+    cut_strokes: int = 0  # and how many separate strokes it crossed (touching digits: mostly one)
 
     @property
     def width(self) -> int:
@@ -55,7 +57,7 @@ def find_digits(mask: np.ndarray) -> list[list[list[Digit]]]:
 
 def ways_to_cut(group: Digit, height: float) -> list[list[Digit]]:
     """The plausible readings of `group` as 1 or more touching digits `height` tall, each cut at the
-    thinnest column of ink near where an even cut would fall; the count its width suggests comes first."""
+    path through the least ink near where an even cut would fall; the count its width suggests comes first."""
     likeliest = max(1, round(group.width / (DIGIT_WIDTH * height))) if group.width > WIDEST_DIGIT * height else 1
     fewest = max(1, math.ceil(group.width / (MAX_DIGIT_WIDTH * height)))
     most = max(fewest, math.floor(group.width / (MIN_PAIR_WIDTH * height)))
@@ -130,26 +132,72 @@ def _box_gap(a: Digit, b: Digit) -> float:
 
 
 def _cut(group: Digit, count: int) -> list[Digit]:
-    """`group` cut into `count` digits at the thinnest columns near the even cuts."""
+    """`group` cut into `count` digits along the paths through the least ink near the even cuts."""
     if count == 1:
         return [group]
-    profile = group.mask.sum(axis=0).astype(float)
-    cuts = [0]
+    height, width = group.mask.shape
+    # Each cut's column row by row, and the rows where it crossed ink; the group's edges are cuts too.
+    paths = [(np.zeros(height, int), np.zeros(height, bool))]
     for k in range(1, count):
-        guess = round(k * group.width / count)
-        reach = max(1, round(0.25 * group.width / count))
-        lo, hi = max(cuts[-1] + 1, guess - reach), min(group.width - 1, guess + reach)
+        guess = round(k * width / count)
+        reach = max(1, round(0.25 * width / count))
+        lo, hi = max(int(paths[-1][0].max()) + 1, guess - reach), min(width - 1, guess + reach)
         if lo >= hi:
             continue
-        cuts.append(lo + int(np.argmin(profile[lo:hi])))
-    cuts.append(group.width)
+        paths.append(cut_path(group.mask, lo, hi))
+    paths.append((np.full(height, width), np.zeros(height, bool)))
+    columns = np.arange(width)
     digits = []
-    for left, right in zip(cuts[:-1], cuts[1:], strict=True):
-        part = group.mask[:, left:right]
-        rows = np.flatnonzero(part.any(axis=1))
+    for (left, crossed), (right, _) in zip(paths[:-1], paths[1:], strict=True):
+        part = group.mask & (columns >= left[:, None]) & (columns < right[:, None])
+        rows, cols = np.flatnonzero(part.any(axis=1)), np.flatnonzero(part.any(axis=0))
         if rows.size == 0:
             continue
-        x0, y0 = group.box[0] + left, group.box[1] + rows[0]
-        box = (x0, y0, group.box[0] + right, group.box[1] + rows[-1] + 1)
-        digits.append(Digit(box, part[rows[0] : rows[-1] + 1], float(profile[left]) / group.height if left else 0.0))
+        box = (
+            group.box[0] + cols[0],
+            group.box[1] + rows[0],
+            group.box[0] + cols[-1] + 1,
+            group.box[1] + rows[-1] + 1,
+        )
+        strokes = int(np.count_nonzero(np.diff(np.r_[False, crossed].astype(int)) == 1))
+        mask = part[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        digits.append(Digit(box, mask, float(crossed.sum()) / height, strokes))
     return digits
+
+
+def cut_path(mask: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    """The path from top to bottom of `mask` that crosses the least ink, within columns lo..hi-1 and
+    moving at most one column a row (touching digits lean, and the straight column between them often
+    runs through one of them): its column in each row, and whether it crossed ink there. A sideways
+    step between two diagonal ink pixels crosses a stroke too: the strokes are 8-connected."""
+    ink = mask[:, lo:hi]
+    rows, cols = ink.shape
+    # slip_left[r, c]: stepping from (r-1, c-1) to (r, c) passes between (r-1, c) and (r, c-1); slip_right alike.
+    slip_left = np.zeros((rows, cols), bool)
+    slip_right = np.zeros((rows, cols), bool)
+    slip_left[1:, 1:] = ink[:-1, 1:] & ink[1:, :-1]
+    slip_right[1:, :-1] = ink[:-1, :-1] & ink[1:, 1:]
+    total = ink[0].astype(float)
+    came_from = np.zeros((rows, cols), int)
+    for r in range(1, rows):
+        options = np.stack(
+            [
+                total,
+                np.r_[np.inf, total[:-1]] + SLANT_COST + slip_left[r],  # from the column to the left
+                np.r_[total[1:], np.inf] + SLANT_COST + slip_right[r],  # from the column to the right
+            ]
+        )
+        step = np.argmin(options, axis=0)
+        came_from[r] = np.arange(cols) + np.array([0, -1, 1])[step]
+        total = options[step, np.arange(cols)] + ink[r]
+    path = np.empty(rows, int)
+    # Of equal paths, the one nearest the middle of the window.
+    path[-1] = int(np.argmin(total + 1e-6 * np.abs(np.arange(cols) - cols / 2)))
+    for r in range(rows - 1, 0, -1):
+        path[r - 1] = came_from[r, path[r]]
+    crossed = ink[np.arange(rows), path].copy()
+    moved = np.diff(path)
+    crossed[1:] |= ((moved == 1) & slip_left[np.arange(1, rows), path[1:]]) | (
+        (moved == -1) & slip_right[np.arange(1, rows), path[1:]]
+    )
+    return path + lo, crossed
