@@ -182,8 +182,11 @@ def picture(result: dict, path: Path) -> None:
         f"{task['budget_minutes']:g} min, seeds {task['seeds']}",
         fontsize=10,
     )
+    finals = [run["best"] for run in result["runs"] if run["best"] is not None]
+    if finals:  # the first trials' low scores would squeeze the differences that matter into a line
+        ax.set_ylim(max(0.0, min(finals) - 0.02), min(1.0, max(finals) + 0.005))
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="lower right")
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=90, facecolor="white")
     path.write_bytes(out.getvalue())
