@@ -47,7 +47,7 @@ def find_digits(mask: np.ndarray) -> list[list[list[Digit]]]:
     """The digits in `mask` (a cleaned boolean ink mask), left to right, as groups of ink: for each group
     the ways to read it, as one digit or cut into touching digits (the likeliest by width first)."""
     labels = measure.label(mask, connectivity=2)
-    pieces = [_piece(labels == r.label, r.bbox) for r in measure.regionprops(labels)]
+    pieces = [_piece(region) for region in measure.regionprops(labels)]
     if not pieces:
         return []
     groups = _attach_or_drop_small(_merge_overlapping(sorted(pieces, key=lambda d: d.box[0])))
@@ -65,9 +65,9 @@ def ways_to_cut(group: Digit, height: float) -> list[list[Digit]]:
     return [_cut(group, k) for k in counts]
 
 
-def _piece(full_mask: np.ndarray, bbox) -> Digit:
-    y0, x0, y1, x1 = bbox
-    return Digit((x0, y0, x1, y1), full_mask[y0:y1, x0:x1])
+def _piece(region) -> Digit:
+    y0, x0, y1, x1 = region.bbox
+    return Digit((x0, y0, x1, y1), region.image)  # the component's own pixels within its box
 
 
 def _union(a: Digit, b: Digit) -> Digit:
