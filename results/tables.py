@@ -271,7 +271,8 @@ def _timed(retrain: dict) -> str:
     out = ""
     if retrain.get("timed") and retrain.get("seconds_budget"):
         out = f" over {retrain['seconds_budget'] / 60:.1f} min by the clock ({retrain['share_used']:.1%} used)"
-    return out + (", weights averaged (EMA)" if retrain.get("ema") else "")
+    out += ", weights averaged (EMA)" if retrain.get("ema") else ""
+    return out + (", answers averaged over 5 shifts (TTA)" if retrain.get("tta") else "")
 
 
 def _trimmed(retrain: dict) -> str:

@@ -32,6 +32,7 @@ def _preset_help() -> str:
         f"{name}: {p['minutes']:g} min in all, {p['tuner']} trials of up to {p['max_epochs']} epochs on "
         f"{p['search_subset']} images, then a retrain timed by the clock"
         f"{' with augmentation' if p['retrain_augment'] else ''}{' and weight averaging' if p['retrain_ema'] else ''}"
+        f"{', answers averaged over shifted images' if p['retrain_tta'] else ''}"
         for name, p in PRESETS.items()
     )
 

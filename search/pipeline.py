@@ -17,14 +17,14 @@ import numpy as np
 
 from results import atomic, layout
 from search import interrupts, repair, rundir
-from search.config import TEST_RESERVE_SECONDS, RunConfig
+from search.config import RunConfig
 from search.data import Dataset, load_dataset, stratified_subset, train_val_split
 from search.display import Display
 from search.engine import distributed, kt_compat, make_tuner, planned_trials
 from search.engine.records import best_trial, last_error_line, searched_values
 from search.errors import SearchError, UserError
 from search.retrain import evaluate, plan_epochs, retrain
-from space import CNNHyperModel
+from space import CNNHyperModel, shift_averaged
 
 __all__ = ["RunSummary", "SearchError", "run_search"]
 
@@ -213,6 +213,7 @@ def retrain_request(config: RunConfig, best) -> dict:
         "schedule": config.retrain_schedule,
         "augment": config.retrain_augment,
         "ema": config.retrain_ema,
+        "tta": config.retrain_tta,
         "trial_id": best.trial_id,
     }
 
@@ -277,6 +278,8 @@ def retrain_best(
         ema=config.retrain_ema,
     )
     display.search_end()
+    if config.retrain_tta:
+        model = shift_averaged(model)
     atomic.save_model(model, run_dir / layout.MODEL)
     atomic.write_json(run_dir / layout.HISTORY, {"epochs": history})
     # Fewer epochs than planned where the epochs run showed the rest would not fit.
@@ -293,7 +296,7 @@ def retrain_seconds(config: RunConfig, run_started: float) -> float:
     and the test's reserve (at least one second: a search that overran its share leaves the retrain little)."""
     if config.retrain_minutes:
         return config.retrain_minutes * 60
-    left = run_started + config.minutes * 60 - TEST_RESERVE_SECONDS - time.time()
+    left = run_started + config.minutes * 60 - config.test_reserve_seconds - time.time()
     return max(1.0, left)
 
 

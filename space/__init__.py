@@ -6,11 +6,19 @@ first used, so a bad option can be refused before TensorFlow loads.
 
 from space.config import SpaceConfig, SpaceError, max_pooling_blocks
 
-__all__ = ["CNNHyperModel", "SpaceConfig", "SpaceError", "build_cnn", "compile_cnn", "max_pooling_blocks"]
+__all__ = [
+    "CNNHyperModel",
+    "SpaceConfig",
+    "SpaceError",
+    "build_cnn",
+    "compile_cnn",
+    "max_pooling_blocks",
+    "shift_averaged",
+]
 
 
 def __getattr__(name):
-    if name in ("CNNHyperModel", "build_cnn", "compile_cnn"):
+    if name in ("CNNHyperModel", "build_cnn", "compile_cnn", "shift_averaged"):
         from space import hypermodel
 
         return getattr(hypermodel, name)

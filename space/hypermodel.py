@@ -86,6 +86,34 @@ def build_cnn(filters: list[int], dense_units: int, dropout: float, augment: boo
     return keras.Model(inputs, outputs, name="mnist_cnn")
 
 
+# The image as it is and moved one pixel up, down, left and right: (rows, columns) down and right.
+SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
+
+
+def shift_averaged(model: keras.Model, shifts=SHIFTS) -> keras.Model:
+    """`model` answering with the mean of its probabilities over the image moved by each of `shifts`.
+
+    Test-time augmentation inside the model itself, of built-in layers only: it still loads with
+    plain Keras, takes raw pixels and answers in one `predict`. A shift pads with zeros (the black
+    background) on one side and crops the other. Costs one pass of `model` per shift.
+    """
+    inputs = keras.Input(model.input_shape[1:], name="image")
+    answers = [model(_shifted(inputs, rows, columns)) for rows, columns in shifts]
+    averaged = keras.layers.Average(name="digit")(answers) if len(answers) > 1 else answers[0]
+    wrapped = keras.Model(inputs, averaged, name=f"{model.name}_shift_averaged")
+    wrapped.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return wrapped
+
+
+def _shifted(images, rows: int, columns: int):
+    """`images` moved `rows` down and `columns` right (negative: up, left), same size."""
+    if rows == 0 and columns == 0:
+        return images
+    pad = ((max(rows, 0), max(-rows, 0)), (max(columns, 0), max(-columns, 0)))
+    crop = ((pad[0][1], pad[0][0]), (pad[1][1], pad[1][0]))
+    return keras.layers.Cropping2D(crop)(keras.layers.ZeroPadding2D(pad)(images))
+
+
 def compile_cnn(model: keras.Model, learning_rate, momentum: float, ema_momentum: float | None = None) -> None:
     """Compile with SGD (Nesterov when there is momentum) and cross-entropy.
 

@@ -69,6 +69,7 @@ def test_command_line_writes_a_complete_run_whose_model_loads_with_plain_keras(t
     assert metrics["versions"]["keras_tuner"]
     history = json.loads((run_dir / layout.HISTORY).read_text())["epochs"]
     assert [e["epoch"] for e in history] == [1, 2, 3]
+    assert metrics["retrain"]["tta"]  # the default preset's: the saved model averages over shifts
 
     # A fresh interpreter that knows nothing of this project reloads the model and finds the same accuracy.
     check = f"""

@@ -15,7 +15,7 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
-from space import CNNHyperModel, SpaceConfig, SpaceError, build_cnn, compile_cnn, max_pooling_blocks
+from space import CNNHyperModel, SpaceConfig, SpaceError, build_cnn, compile_cnn, max_pooling_blocks, shift_averaged
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = ("space", "search", "results")
@@ -389,7 +389,7 @@ assert not any(str(PROJECT_ROOT) == str(pathlib.Path(p or ".").resolve()) for p 
 import keras
 
 x = np.load("images.npy")
-for name in ("m.keras", "m_augment.keras"):
+for name in ("m.keras", "m_augment.keras", "m_tta.keras"):
     model = keras.saving.load_model(name)  # safe_mode stays on
     np.save(name + ".predictions.npy", model(x, training=False).numpy())
 
@@ -418,6 +418,8 @@ def test_saved_model_loads_without_the_project(tmp_path, batch):
         model.fit(x, y, batch_size=32, epochs=1, steps_per_epoch=1, verbose=0)
         model.save(tmp_path / name)
         originals[name] = model(x[:8], training=False).numpy()
+    shift_averaged(model).save(tmp_path / "m_tta.keras")
+    originals["m_tta.keras"] = shift_averaged(model)(x[:8], training=False).numpy()
     np.save(tmp_path / "images.npy", x[:8])
     (tmp_path / "load.py").write_text(LOADER.format(blocked=PROJECT_PACKAGES))
 
@@ -437,6 +439,37 @@ def test_saved_model_loads_without_the_project(tmp_path, batch):
         reloaded = np.load(tmp_path / f"{name}.predictions.npy")
         assert reloaded.shape == (8, 10)
         np.testing.assert_allclose(reloaded, original, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def moved(images: np.ndarray, rows: int, columns: int) -> np.ndarray:
+    """`images` (N, H, W, 1) moved `rows` down and `columns` right, zeros coming in."""
+    out = np.zeros_like(images)
+    height, width = images.shape[1:3]
+    out[:, max(rows, 0) : height + min(rows, 0), max(columns, 0) : width + min(columns, 0)] = images[
+        :, max(-rows, 0) : height + min(-rows, 0), max(-columns, 0) : width + min(-columns, 0)
+    ]
+    return out
+
+
+def test_shift_averaging_answers_the_mean_over_the_image_moved_each_way(batch):
+    x = batch[0][:16].astype("float32")
+    keras.backend.clear_session()
+    model = build_cnn([8, 16], 32, 0.0)
+    compile_cnn(model, 0.05, 0.9)
+    model.fit(x, batch[1][:16], epochs=1, verbose=0)
+    expected = np.mean(
+        [model.predict(moved(x, r, c), verbose=0) for r, c in [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)]], 0
+    )
+    averaged = shift_averaged(model)
+    np.testing.assert_allclose(averaged.predict(x, verbose=0), expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(expected, model.predict(x, verbose=0), atol=1e-4)  # the shifts change the answer
+    # Which way a shift goes: one bright pixel moved down a row is the model's answer at the next row.
+    dot = np.zeros((1, 28, 28, 1), "float32")
+    dot[0, 10, 10] = 255
+    down = shift_averaged(model, shifts=((1, 0),)).predict(dot, verbose=0)
+    np.testing.assert_allclose(down, model.predict(moved(dot, 1, 0), verbose=0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(down, model.predict(moved(dot, -1, 0), verbose=0), atol=1e-6)
+    assert averaged.evaluate(x, batch[1][:16], verbose=0)[1] >= 0  # compiled: evaluate works as on any model
 
 
 def test_doubling_searches_only_the_first_width():
