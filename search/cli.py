@@ -15,7 +15,7 @@ import time
 from search import interrupts
 from search.config import RunConfig
 from search.engine import distributed
-from search.engine.memory import Recycle
+from search.engine.memory import SEARCH_STARTED_ENV, Recycle
 from search.errors import CannotWrite, ConfigError, UserError, cannot_write
 from search.presets import DEFAULT_PRESET, PRESETS
 
@@ -96,7 +96,13 @@ def resume_command(argv: list[str]) -> str:
     """The command that resumes this run: the same one, without --overwrite."""
     prog = sys.argv[0]
     prefix = ["python", prog] if prog.endswith(".py") else [os.path.basename(prog)]
-    return shlex.join(prefix + [a for a in argv if a != "--overwrite"])
+    return shlex.join(prefix + without_overwrite(argv))
+
+
+def without_overwrite(argv: list[str]) -> list[str]:
+    """`argv` less --overwrite (or an abbreviation of it that argparse accepts): what resumes this run
+    rather than starting it afresh."""
+    return [a for a in argv if not (len(a) > 2 and "--overwrite".startswith(a))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,13 +127,16 @@ def main(argv: list[str] | None = None) -> int:
             sys.stderr.flush()
             os._exit(EXIT_BAD_INPUT)
         return EXIT_BAD_INPUT
-    except Recycle:
+    except Recycle as replaced:
         # TensorFlow keeps memory of every model a process fitted: the same command, in a fresh
         # process of the same id, resumes after the trials saved so far.
         sys.stdout.flush()
         sys.stderr.flush()
         os.environ[STARTED_ENV] = repr(PROCESS_STARTED)
-        os.execv(sys.executable, [sys.executable, *_own_command(), *argv])
+        if replaced.search_started is not None:
+            os.environ[SEARCH_STARTED_ENV] = repr(replaced.search_started)
+        # Without --overwrite: the fresh process resumes this run rather than wiping it (and looping).
+        os.execv(sys.executable, [sys.executable, *_own_command(), *without_overwrite(argv)])
     except KeyboardInterrupt:
         print("\ninterrupted: finished trials are saved. Resume with:\n  " + resume_command(argv), file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -7,6 +7,7 @@ written through search/rundir.py and the contract in results/layout.py.
 from __future__ import annotations
 
 import dataclasses
+import os
 import platform
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from search.config import RunConfig
 from search.data import Dataset, load_dataset, stratified_subset, train_val_split
 from search.display import Display
 from search.engine import distributed, kt_compat, make_tuner, planned_trials
+from search.engine.memory import SEARCH_STARTED_ENV, Recycle
 from search.engine.records import best_trial, last_error_line, searched_values
 from search.errors import SearchError, UserError
 from search.retrain import evaluate, plan_epochs, retrain
@@ -169,7 +171,8 @@ def search(
         tuner.search(data.x_search, data.y_search, **fit)
         return None
 
-    started = time.time()
+    # A process replaced to hand back memory (Recycle) carries on the search's start: its time counts.
+    started = float(os.environ.pop(SEARCH_STARTED_ENV, None) or time.time())
     display.search_begin(planned_trials(tuner), len(kt_compat.trials_in_end_order(tuner.oracle)), deadline)
     monitor = distributed.ChiefMonitor(tuner.oracle, display, deadline, workers) if role == "chief" else None
     try:
@@ -178,6 +181,9 @@ def search(
                 workers.start()
             monitor.start()
         tuner.search(data.x_search, data.y_search, **fit)
+    except Recycle as replaced:
+        replaced.search_started = started
+        raise
     finally:
         if monitor:
             monitor.stop()

@@ -23,16 +23,22 @@ def resident_mb() -> float:
 
 
 # A search process whose resident memory grew this much since its first trial is replaced by a
-# fresh one (search/cli.py), which resumes from the run directory.
-RECYCLE_GROWTH_MB = 48
-RECYCLE_GROWTH_FRACTION = 0.05
+# fresh one (search/cli.py), which resumes from the run directory. Each replacement costs the
+# TensorFlow import and a reload; a default-preset search on MNIST grows about 18 MB a trial
+# (README), so 48 MB, the first setting, would have replaced it every third trial.
+RECYCLE_GROWTH_MB = 256
+RECYCLE_GROWTH_FRACTION = 0.25
 
 
 class Recycle(BaseException):
     """Raised between trials to end this process' share of the search: the command starts afresh
-    in the same process id (exec) and resumes. A BaseException, so that no handler keeps it."""
+    in the same process id (exec) and resumes. A BaseException, so that no handler keeps it.
+    `search_started`: when the search began (time.time()), for the fresh process to carry on."""
+
+    search_started: float | None = None
 
 
+SEARCH_STARTED_ENV = "MNIST_TUNER_SEARCH_STARTED"  # the fresh process' search carries on from this time.time()
 RECYCLE_ENV = "MNIST_TUNER_RECYCLE_MB"  # overrides the growth allowed, in MB (tests recycle often with 0)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.cli import build_parser, config_from_args
+from search.cli import build_parser, config_from_args, without_overwrite
 from search.config import SEARCH_SHARE, RunConfig
 from search.errors import ConfigError
 from search.presets import DEFAULT_PRESET, PRESETS
@@ -75,3 +75,9 @@ def test_endless_hyperband_needs_a_budget_or_a_trial_limit():
     with pytest.raises(ConfigError, match="budget"):
         RunConfig(tuner="hyperband", hyperband_iterations=None)
     RunConfig(tuner="hyperband", hyperband_iterations=None, max_trials=3)
+
+
+def test_the_command_that_resumes_a_run_drops_overwrite_and_its_abbreviations():
+    argv = ["--run-dir", "runs/x", "--overwrite", "--over", "--minutes", "5", "--", "--quiet"]
+    assert without_overwrite(argv) == ["--run-dir", "runs/x", "--minutes", "5", "--", "--quiet"]
+    assert build_parser().parse_args(["--over"]).overwrite  # argparse does take the abbreviation
