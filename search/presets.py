@@ -47,7 +47,7 @@ PRESETS = {
         minutes=20.0,  # 7 of search (more kept finding the same winner), then the retrain to the end
         retrain_augment=True,  # light shifts and rotations, as in the hand-picked 99.57% recipe
         retrain_ema=True,  # the saved weights average the last thousand or so steps
-        retrain_tta=True,  # +0.04 to +0.06 points on three default-preset models (docs/experiments.md)
+        retrain_tta=True,  # +0.00 to +0.07 points on four default-preset models (docs/experiments.md)
         space=_DOUBLING_SPACE,
     ),
     "thorough": dict(
