@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 from skimage import filters, measure, morphology
+from skimage.filters import rank
 
 MIN_SIDE = 96
 MAX_SIDE = 720
@@ -59,11 +60,24 @@ def paper_estimate(grey: np.ndarray) -> np.ndarray:
     window = max(3, int(0.75 * min(small.shape)) | 1)
     pad = window // 2 + 1
     padded = np.pad(small, pad, mode="reflect", reflect_type="odd")
-    background = ndimage.median_filter(padded, size=window)
+    background = _median(padded, window)
     background = ndimage.uniform_filter(background, size=max(3, window // 3))[pad:-pad, pad:-pad]
     return ndimage.zoom(background, (height / small.shape[0], width / small.shape[1]), order=1, mode="nearest")[
         :height, :width
     ]
+
+
+def _median(image: np.ndarray, window: int) -> np.ndarray:
+    """A `window`-square median with scipy's "reflect" border, to half a grey level: scikit-image's
+    sliding histogram on whole levels, some 70 times faster than scipy's exact one at this size
+    (0.014 s against 1.0 s on 160x130 pixels, window 55). Odd reflection can carry values a little
+    past 0-255, hence the offset."""
+    low = np.floor(image.min())
+    half = window // 2
+    # rank filters shrink the window at the border; mirror the image out as scipy's "reflect" does.
+    levels = np.pad(np.rint(image - low).astype(np.uint16), half, mode="symmetric")
+    median = rank.median(levels, footprint=np.ones((window, window), bool))[half:-half, half:-half]
+    return median.astype(np.float64) + low
 
 
 def ink_strength(grey: np.ndarray) -> np.ndarray:
