@@ -15,14 +15,16 @@ import time
 from search import interrupts
 from search.config import RunConfig
 from search.engine import distributed
-from search.engine.memory import SEARCH_STARTED_ENV, Recycle
+from search.engine.memory import Recycle
 from search.errors import CannotWrite, ConfigError, UserError, cannot_write
 from search.presets import DEFAULT_PRESET, PRESETS
 
 # --minutes counts from here: Python's start and TensorFlow's import (~15 s here) are part of the job.
-# A process replaced to hand back memory (Recycle) carries on the first one's start.
+# A process replaced to hand back memory (Recycle) carries on the first one's start, and the search's.
 STARTED_ENV = "MNIST_TUNER_STARTED"
+SEARCH_STARTED_ENV = "MNIST_TUNER_SEARCH_STARTED"
 PROCESS_STARTED = float(os.environ.pop(STARTED_ENV, None) or time.time())
+SEARCH_STARTED = float(os.environ.pop(SEARCH_STARTED_ENV, None) or 0) or None
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
@@ -165,7 +167,8 @@ def _search(args: argparse.Namespace, argv: list[str]) -> int:
     workers = None
     if args.workers:
         workers = distributed.local_workers(_own_command() + distributed.worker_argv(argv), args.workers, config)
-    summary = run_search(config, Display() if args.quiet else RichDisplay(), dataset, workers, PROCESS_STARTED)
+    display = Display() if args.quiet else RichDisplay()
+    summary = run_search(config, display, dataset, workers, PROCESS_STARTED, SEARCH_STARTED)
     if summary is None:
         print(f"worker {os.environ[distributed.TUNER_ID]}: the chief has no more trials")
         return 0

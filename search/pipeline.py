@@ -7,7 +7,6 @@ written through search/rundir.py and the contract in results/layout.py.
 from __future__ import annotations
 
 import dataclasses
-import os
 import platform
 import time
 from pathlib import Path
@@ -22,7 +21,7 @@ from search.config import RunConfig
 from search.data import Dataset, load_dataset, stratified_subset, train_val_split
 from search.display import Display
 from search.engine import distributed, kt_compat, make_tuner, planned_trials
-from search.engine.memory import SEARCH_STARTED_ENV, Recycle
+from search.engine.memory import Recycle
 from search.engine.records import best_trial, last_error_line, searched_values
 from search.errors import SearchError, UserError
 from search.retrain import evaluate, plan_epochs, retrain
@@ -71,10 +70,13 @@ def run_search(
     dataset: Dataset | None = None,
     workers: distributed.WorkerPool | None = None,
     started: float | None = None,
+    search_started: float | None = None,
 ) -> RunSummary | None:
     """Run (or resume) the search `config` describes; returns the finished run's summary.
 
     `started`: when the job began (time.time()), from which --minutes counts; default now.
+    `search_started`: when this job's search began, where an earlier process of the same job
+    searched before it (search/cli.py's replacement); default when the search starts.
     `dataset` is the one `config` names, when the caller has loaded it already. Under Keras
     Tuner's distributed environment variables this process is the chief (it serves the
     oracle, then retrains and tests; `workers` are local worker processes it starts and
@@ -87,15 +89,17 @@ def run_search(
         search(config, data, rundir.prepare(config.resolved_run_dir(), config, key), display, None)
         return None
     with rundir.claimed(config.resolved_run_dir()):
-        return _run_stages(config, data, key, display, workers, started)
+        return _run_stages(config, data, key, display, workers, started, search_started)
 
 
-def _run_stages(config: RunConfig, data, key: dict, display: Display, workers, started: float) -> RunSummary:
+def _run_stages(
+    config: RunConfig, data, key: dict, display: Display, workers, started: float, search_started: float | None
+) -> RunSummary:
     # Only now, with every input checked and the directory held, does anything get written.
     run_dir = rundir.prepare(config.resolved_run_dir(), config, key)
     for line in repair.repair_run(run_dir):
         display.message(f"repaired: {line}")
-    outcome = search(config, data, run_dir, display, workers)
+    outcome = search(config, data, run_dir, display, workers, search_started)
     interrupts.check()
     best = pick_best(outcome.tuner)
     rows = rundir.trial_rows(outcome.tuner.oracle, run_dir)
@@ -132,9 +136,15 @@ def prepare_data(config: RunConfig, dataset: Dataset | None) -> SearchData:
 
 
 def search(
-    config: RunConfig, data: SearchData, run_dir: Path, display: Display, workers: distributed.WorkerPool | None
+    config: RunConfig,
+    data: SearchData,
+    run_dir: Path,
+    display: Display,
+    workers: distributed.WorkerPool | None,
+    started: float | None = None,
 ) -> SearchOutcome | None:
-    """Run the trials (resuming those already run), within the time budget; None in a distributed worker."""
+    """Run the trials (resuming those already run), within the time budget; None in a distributed worker.
+    `started`: when the search began, where an earlier process began it; default now."""
     role = distributed.role()
     keras.utils.set_random_seed(config.seed)
     already_spent = sum(r.get("seconds", 0) for r in rundir.trial_records(run_dir).values())
@@ -171,8 +181,7 @@ def search(
         tuner.search(data.x_search, data.y_search, **fit)
         return None
 
-    # A process replaced to hand back memory (Recycle) carries on the search's start: its time counts.
-    started = float(os.environ.pop(SEARCH_STARTED_ENV, None) or time.time())
+    started = started or time.time()
     display.search_begin(planned_trials(tuner), len(kt_compat.trials_in_end_order(tuner.oracle)), deadline)
     monitor = distributed.ChiefMonitor(tuner.oracle, display, deadline, workers) if role == "chief" else None
     try:
@@ -182,7 +191,7 @@ def search(
             monitor.start()
         tuner.search(data.x_search, data.y_search, **fit)
     except Recycle as replaced:
-        replaced.search_started = started
+        replaced.search_started = started  # the fresh process' search carries on this one's clock
         raise
     finally:
         if monitor:

@@ -38,7 +38,6 @@ class Recycle(BaseException):
     search_started: float | None = None
 
 
-SEARCH_STARTED_ENV = "MNIST_TUNER_SEARCH_STARTED"  # the fresh process' search carries on from this time.time()
 RECYCLE_ENV = "MNIST_TUNER_RECYCLE_MB"  # overrides the growth allowed, in MB (tests recycle often with 0)
 
 
