@@ -30,9 +30,10 @@ EXIT_INTERRUPTED = 130
 
 
 def _preset_help() -> str:
+    # %% because argparse %-formats help strings.
     return "; ".join(
-        f"{name}: {p['minutes']:g} min in all, {p['tuner']} trials of up to {p['max_epochs']} epochs on "
-        f"{p['search_subset']} images, then a retrain timed by the clock"
+        f"{name}: {p['minutes']:g} min in all, the first {round(100 * p['search_share'])}%% for {p['tuner']} "
+        f"trials of up to {p['max_epochs']} epochs on {p['search_subset']} images, then a retrain timed by the clock"
         f"{' with augmentation' if p['retrain_augment'] else ''}{' and weight averaging' if p['retrain_ema'] else ''}"
         f"{', answers averaged over shifted images' if p['retrain_tta'] else ''}"
         for name, p in PRESETS.items()

@@ -16,10 +16,11 @@ TUNERS = ("hyperband", "bohb", "bayesian", "random", "grid")
 HYPERBAND_LIKE = ("hyperband", "bohb")  # sized by Hyperband's brackets, take its factor and iterations
 DATASETS = ("mnist", "fashion_mnist", "digits")  # search.data checks the same names when loading
 DEFAULT_MAX_TRIALS = 10  # for tuners other than Hyperband, which sizes itself
-# --minutes M: the search starts trials for SEARCH_SHARE of M; the retrain runs until M minus
-# TEST_RESERVE_SECONDS after the run began, so a search that overran (its last trial finishing)
-# shortens the retrain, not the run. Searches of 7 and 9 minutes picked the same network while
-# accuracy still rose with retrain epochs (docs/experiments.md): most of the time goes to the retrain.
+# --minutes M: the search starts trials for --search-share of M (SEARCH_SHARE unless a preset says);
+# the retrain runs until M minus TEST_RESERVE_SECONDS after the run began, so a search that overran
+# (its last trial finishing) shortens the retrain, not the run. Searches of 4, 7 and 9 minutes picked
+# the same network while accuracy still rose with retrain epochs (docs/experiments.md): most of the
+# time goes to the retrain.
 SEARCH_SHARE = 0.35
 TEST_RESERVE_SECONDS = 10.0  # the test and the saving took 3.3 s on full MNIST; the process then exits
 TTA_RESERVE_SECONDS = 15.0  # five passes over the 10,000 test images took 6-10 s more
@@ -64,13 +65,16 @@ class RunConfig:
     )
     minutes: float | None = option(
         None,
-        f"the whole job (search, retrain, test) in M minutes: trials start for {SEARCH_SHARE:.0%} of them, "
+        "the whole job (search, retrain, test) in M minutes: trials start for --search-share of them, "
         f"the retrain trains until {TEST_RESERVE_SECONDS:g} s before the end "
         f"({TEST_RESERVE_SECONDS + TTA_RESERVE_SECONDS:g} s with --tta) with its learning rate driven "
         "by the clock (--budget-minutes and --retrain-minutes, when given, win; with --epochs the retrain "
         "trains those epochs)",
         metavar="M",
         preset=True,
+    )
+    search_share: float = option(
+        SEARCH_SHARE, "the share of --minutes in which trials start; the retrain has the rest", metavar="F", preset=True
     )
     budget_minutes: float | None = option(
         None, "start no new trial after M minutes of search, then retrain (default: from --minutes)", metavar="M"
@@ -147,6 +151,8 @@ class RunConfig:
             if value is not None and value < low:
                 what = f"{low} images" if "subset" in name else str(low)
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least {what}, got {value}")
+        if not 0 < self.search_share < 1:
+            raise ConfigError(f"--search-share must be between 0 and 1 (exclusive), got {self.search_share}")
         if not 0 < self.val_fraction < 1:
             raise ConfigError(f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}")
         for name in ("minutes", "retrain_minutes", "budget_minutes"):
@@ -173,7 +179,7 @@ class RunConfig:
         """Minutes after which no new trial starts: --budget-minutes, else the search's share of --minutes."""
         if self.budget_minutes is not None:
             return self.budget_minutes
-        return self.minutes * SEARCH_SHARE if self.minutes else None
+        return self.minutes * self.search_share if self.minutes else None
 
     @property
     def retrain_timed(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from search.cli import build_parser, config_from_args, without_overwrite
-from search.config import SEARCH_SHARE, RunConfig
+from search.config import RunConfig
 from search.errors import ConfigError
 from search.presets import DEFAULT_PRESET, PRESETS
 from space import SpaceConfig
@@ -23,7 +23,7 @@ def test_each_preset_sets_its_budget_and_space(name):
     assert c.search_subset == preset["search_subset"] and c.minutes == preset["minutes"]
     assert c.epochs is None and c.retrain_augment == preset["retrain_augment"]
     assert c.retrain_ema == preset["retrain_ema"]
-    assert c.retrain_timed and c.search_minutes == pytest.approx(preset["minutes"] * SEARCH_SHARE)
+    assert c.retrain_timed and c.search_minutes == pytest.approx(preset["minutes"] * preset["search_share"])
     assert c.space == SpaceConfig.from_dict(preset["space"])
     assert c.preset == name
 

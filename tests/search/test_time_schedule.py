@@ -14,6 +14,7 @@ from results import layout
 from runs import TINY_SPACE
 from search.config import SEARCH_SHARE, RunConfig
 from search.data import load_dataset
+from search.errors import ConfigError
 from search.retrain import retrain
 from search.time_schedule import WARMUP_FRACTION, TimeBudget, rate_at
 from space import CNNHyperModel, SpaceConfig
@@ -91,6 +92,9 @@ def test_minutes_split_between_search_and_retrain():
     c = RunConfig(minutes=20)
     assert c.search_minutes == pytest.approx(20 * SEARCH_SHARE)
     assert RunConfig(minutes=20, budget_minutes=3).search_minutes == 3
+    assert RunConfig(minutes=20, search_share=0.2).search_minutes == pytest.approx(4)
+    with pytest.raises(ConfigError, match="search-share"):
+        RunConfig(minutes=20, search_share=1.0)
     assert RunConfig().search_minutes is None and not RunConfig().retrain_timed
 
 
