@@ -81,3 +81,14 @@ def test_the_command_that_resumes_a_run_drops_overwrite_and_its_abbreviations():
     argv = ["--run-dir", "runs/x", "--overwrite", "--over", "--minutes", "5", "--", "--quiet"]
     assert without_overwrite(argv) == ["--run-dir", "runs/x", "--minutes", "5", "--", "--quiet"]
     assert build_parser().parse_args(["--over"]).overwrite  # argparse does take the abbreviation
+
+
+def test_help_names_each_preset_with_its_search_share():
+    from runs import run_cli
+
+    result = run_cli("--help", timeout=120)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    for name, preset in PRESETS.items():
+        assert f"{name}: {preset['minutes']:g} min in all, the first {round(100 * preset['search_share'])}%" in text
+    assert "--search-share F" in text
