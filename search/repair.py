@@ -2,13 +2,14 @@
 is rebuilt (Keras Tuner's state: search/engine/repair.py; trials.csv and best_hyperparameters.json
 after the search; the retrain plan, model, curves, predictions and metrics by retraining and
 testing again). Damaged files are moved to RUN/damaged/; each repair is one line for the user.
+Temp files left by a write that was killed are deleted: they never held a finished file.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from results import layout
+from results import atomic, layout
 from results.files import DamagedFile, check_csv, check_zip, exists, problem, read_json
 from search.engine.repair import DAMAGED, repair_tuner, set_aside
 
@@ -35,7 +36,8 @@ def repair_run(run_dir: Path) -> list[str]:
 
     Raises SearchStateLost (a UserError) when Keras Tuner's oracle.json and its copy are both lost.
     """
-    notes = repair_tuner(run_dir)
+    notes = _remove_stale_temp_files(run_dir)
+    notes += repair_tuner(run_dir)
     for name, (check, *args) in REWRITTEN.items():
         damaged = _damaged(run_dir / name, check, *args)
         if damaged:
@@ -57,6 +59,16 @@ def repair_run(run_dir: Path) -> list[str]:
         (run_dir / layout.METRICS).unlink(missing_ok=True)
         notes += [f"{line}; the retrain and the test run again" for line in redo]
     return notes
+
+
+def _remove_stale_temp_files(run_dir: Path) -> list[str]:
+    stale = atomic.stale_temp_files(run_dir)
+    for path in stale:
+        path.unlink(missing_ok=True)
+    if not stale:
+        return []
+    shown = ", ".join(str(p.relative_to(run_dir)) for p in stale[:3]) + (" ..." if len(stale) > 3 else "")
+    return [f"{run_dir}: removed {len(stale)} temp file(s) of writes that were killed ({shown})"]
 
 
 def _damaged(path: Path, check, *args) -> DamagedFile | None:

@@ -69,7 +69,7 @@ def assert_complete_run(run_dir: Path, trials: int) -> dict:
     the model loads; returns metrics.json."""
     for name in RUN_FILES:
         assert (run_dir / name).is_file(), name
-    assert not list(run_dir.glob(".*.tmp*")), "a temp file was left behind"
+    assert not list(run_dir.rglob(".*.tmp*")), "a temp file was left behind"
     assert sorted(trial_statuses(run_dir)) == ["COMPLETED"] * trials
     metrics = json.loads((run_dir / layout.METRICS).read_text())
     assert metrics["trials"] == {"total": trials, "completed": trials, "failed": 0}
