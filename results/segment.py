@@ -3,8 +3,9 @@
 Connected components of the ink are grouped into digits: pieces that share most of their columns
 are one digit (the broken bar of a 5, a 4 drawn in two strokes); a piece far shorter than the
 digits joins the digit it all but touches, or is left out. A group wide enough to be several
-digits touching gets the ways to cut it, along the paths through the least ink near the even cuts; the
-classifier chooses among them (results/predict.py).
+digits touching gets the ways to cut it, along the paths through the least ink near the even cuts, and
+for two, near either edge too (a narrow "1" touching a wide neighbour); the classifier chooses among
+them (results/predict.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ DIGIT_WIDTH = 0.72  # a handwritten digit's typical width / height, for guessing
 MAX_DIGIT_WIDTH = 2.0  # no one digit is wider than this (a 5 with a long slanted bar comes close)
 MIN_PAIR_WIDTH = 0.4  # two touching digits are at least this wide per digit ("11" is narrower: it is missed)
 SLANT_COST = 0.05  # of crossing one pixel of ink: a cut leans only to go round ink
+# A "1" touching a wider neighbour: the cut falls far from the middle, where an even cut does not look.
+ONE_WIDTH = (0.05, 0.45)  # of the height: how narrow to how wide a cut-off "1" may be
+ONE_HEIGHT = 0.75  # of the group's height: a "1" is about as tall as the digits beside it
+BESIDE_ONE = 1.1  # of the height: the digit beside the "1" is no wider than this (92% of MNIST's are not)
+EDGE_CUTS = True
 
 
 @dataclasses.dataclass
@@ -57,12 +63,46 @@ def find_digits(mask: np.ndarray) -> list[list[list[Digit]]]:
 
 def ways_to_cut(group: Digit, height: float) -> list[list[Digit]]:
     """The plausible readings of `group` as 1 or more touching digits `height` tall, each cut at the
-    path through the least ink near where an even cut would fall; the count its width suggests comes first."""
+    path through the least ink near where an even cut would fall; the count its width suggests comes first.
+    A group that may be two digits is also offered as a "1" at either edge and the digit beside it."""
     likeliest = max(1, round(group.width / (DIGIT_WIDTH * height))) if group.width > WIDEST_DIGIT * height else 1
     fewest = max(1, math.ceil(group.width / (MAX_DIGIT_WIDTH * height)))
     most = max(fewest, math.floor(group.width / (MIN_PAIR_WIDTH * height)))
     counts = sorted(range(fewest, most + 1), key=lambda k: (abs(k - likeliest), k))[:4]
-    return [_cut(group, k) for k in counts]
+    ways = [_cut(group, k) for k in counts]
+    if EDGE_CUTS and 2 in counts:
+        offered = {tuple(d.box for d in way) for way in ways}
+        ways += [way for way in _one_at_an_edge(group, height) if tuple(d.box for d in way) not in offered]
+    return ways
+
+
+def _one_at_an_edge(group: Digit, height: float) -> list[list[Digit]]:
+    """`group` read as a "1" touching the digit beside it, on the left or on the right: cut where the
+    least ink lies within a 1's width of either edge, and offered only when the narrow piece stands
+    as tall as the group and the cut crossed a single stroke."""
+    narrowest, widest = (max(1, round(share * height)) for share in ONE_WIDTH)
+    width = group.width
+    if width < 2 * narrowest + 2:
+        return []
+    ways = []
+    for lo, hi, one in (
+        (narrowest, min(widest, width // 2), 0),
+        (max(width // 2, width - widest), width - narrowest, 1),
+    ):
+        if lo >= hi:
+            continue
+        way = _cut_along(group, [cut_path(group.mask, lo, hi)])
+        if len(way) != 2:
+            continue
+        piece, beside = way[one], way[1 - one]
+        if (
+            piece.height >= ONE_HEIGHT * group.height
+            and piece.width <= ONE_WIDTH[1] * height
+            and beside.width <= BESIDE_ONE * height
+            and way[1].cut_strokes <= 1
+        ):
+            ways.append(way)
+    return ways
 
 
 def _piece(region) -> Digit:
@@ -135,17 +175,23 @@ def _cut(group: Digit, count: int) -> list[Digit]:
     """`group` cut into `count` digits along the paths through the least ink near the even cuts."""
     if count == 1:
         return [group]
-    height, width = group.mask.shape
-    # Each cut's column row by row, and the rows where it crossed ink; the group's edges are cuts too.
-    paths = [(np.zeros(height, int), np.zeros(height, bool))]
+    width = group.width
+    cuts = []
     for k in range(1, count):
         guess = round(k * width / count)
         reach = max(1, round(0.25 * width / count))
-        lo, hi = max(int(paths[-1][0].max()) + 1, guess - reach), min(width - 1, guess + reach)
+        lo, hi = max(int(cuts[-1][0].max()) + 1 if cuts else 0, guess - reach), min(width - 1, guess + reach)
         if lo >= hi:
             continue
-        paths.append(cut_path(group.mask, lo, hi))
-    paths.append((np.full(height, width), np.zeros(height, bool)))
+        cuts.append(cut_path(group.mask, lo, hi))
+    return _cut_along(group, cuts)
+
+
+def _cut_along(group: Digit, cuts: list[tuple[np.ndarray, np.ndarray]]) -> list[Digit]:
+    """`group` cut along `cuts` (each cut_path's columns and crossed rows, left to right)."""
+    height, width = group.mask.shape
+    # The group's edges are cuts too.
+    paths = [(np.zeros(height, int), np.zeros(height, bool)), *cuts, (np.full(height, width), np.zeros(height, bool))]
     columns = np.arange(width)
     digits = []
     for (left, crossed), (right, _) in zip(paths[:-1], paths[1:], strict=True):

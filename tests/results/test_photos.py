@@ -89,6 +89,37 @@ def test_a_cut_leans_between_slanted_digits_and_never_slips_through_a_stroke():
     assert crossed.sum() >= 1
 
 
+def _ring(mask: np.ndarray, centre: tuple[int, int], half_width: int, half_height: int, stroke: int) -> None:
+    yy, xx = np.mgrid[0 : mask.shape[0], 0 : mask.shape[1]]
+    outer = ((xx - centre[1]) / half_width) ** 2 + ((yy - centre[0]) / half_height) ** 2 <= 1
+    inner = ((xx - centre[1]) / (half_width - stroke)) ** 2 + ((yy - centre[0]) / (half_height - stroke)) ** 2 <= 1
+    mask |= outer & ~inner
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_a_1_touching_a_wide_digit_is_offered_cut_off_at_its_edge(side):
+    from results.segment import find_digits
+
+    # A "0" 38 wide and 41 tall with a "1" (a bar 4 wide, as tall) touching its side: the true cut is
+    # 4 columns from an edge, far from the middle, where the even cut into two looks.
+    mask = np.zeros((60, 70), bool)
+    _ring(mask, (30, 33), 19, 20, 4)
+    bar = slice(10, 14) if side == "left" else slice(53, 57)
+    mask[10:51, bar] = True
+    (ways,) = find_digits(mask)
+    one = [way for way in ways if len(way) == 2 and way[0 if side == "left" else 1].width <= 6]
+    assert one, [[d.box for d in way] for way in ways]
+    piece = one[0][0 if side == "left" else 1]
+    # The column the cut runs along goes to the piece on its right: a pixel's give at the contact.
+    assert abs(piece.box[0] - bar.start) <= 1 and abs(piece.box[2] - bar.stop) <= 1 and piece.height == 41
+
+    # The "0" alone is never read as a "1" and a rest: a cut near its edge crosses two strokes.
+    zero = np.zeros((60, 70), bool)
+    _ring(zero, (30, 33), 19, 20, 4)
+    (ways,) = find_digits(zero)
+    assert all(min(d.width for d in way) > 10 for way in ways), [[d.box for d in way] for way in ways]
+
+
 def test_a_blank_page_under_uneven_light_has_no_digit():
     yy, xx = np.mgrid[0:300, 0:400]
     page = 220 * (1 - 0.5 * xx / 400) * (1 - 0.2 * yy / 300)
