@@ -149,32 +149,7 @@ def search(
     keras.utils.set_random_seed(config.seed)
     already_spent = sum(r.get("seconds", 0) for r in rundir.trial_records(run_dir).values())
     deadline = time.time() + config.search_minutes * 60 - already_spent if config.search_minutes else None
-    reloading = (run_dir / layout.TUNER / layout.ORACLE).exists()
-    try:
-        tuner = make_tuner(
-            config.tuner,
-            CNNHyperModel(config.space),
-            run_dir,
-            max_trials=config.trial_limit,
-            max_epochs=config.max_epochs,
-            seed=config.seed,
-            factor=config.hyperband_factor,
-            iterations=config.hyperband_iterations,
-            deadline=deadline,
-            display=display,
-            patience=config.early_stopping_patience,
-            distribution_strategy=strategy(config.distribution),
-            # Only a lone search process is replaced; a chief trains nothing, workers are watched by it.
-            recycle=role == "single",
-        )
-    except Exception as e:
-        if not reloading or isinstance(e, UserError):
-            raise
-        # What repair_run could not foresee still ends with one line.
-        raise SearchError(
-            f"{run_dir / layout.TUNER}: Keras Tuner cannot reload it ({type(e).__name__}: {last_error_line(str(e))}); "
-            "restore the damaged file, or give --overwrite to search afresh"
-        ) from None
+    tuner = load_tuner(config, run_dir, display, deadline, role)
     callbacks = [keras.callbacks.TensorBoard(config.tensorboard)] if config.tensorboard else []
     fit = dict(epochs=config.max_epochs, validation_data=(data.x_val, data.y_val), callbacks=callbacks, verbose=0)
     if role == "worker":
@@ -203,6 +178,36 @@ def search(
     if budget_stopped:
         display.message(f"search budget of {config.search_minutes:g} min reached: no new trials started")
     return SearchOutcome(tuner, time.time() - started, budget_stopped)
+
+
+def load_tuner(config: RunConfig, run_dir: Path, display: Display, deadline: float | None, role: str):
+    """The tuner of `config` in `run_dir`: new, or reloaded with the trials already run there.
+    A reload that fails where repair_run saw nothing wrong ends with one line (SearchError)."""
+    reloading = (run_dir / layout.TUNER / layout.ORACLE).exists()
+    try:
+        return make_tuner(
+            config.tuner,
+            CNNHyperModel(config.space),
+            run_dir,
+            max_trials=config.trial_limit,
+            max_epochs=config.max_epochs,
+            seed=config.seed,
+            factor=config.hyperband_factor,
+            iterations=config.hyperband_iterations,
+            deadline=deadline,
+            display=display,
+            patience=config.early_stopping_patience,
+            distribution_strategy=strategy(config.distribution),
+            # Only a lone search process is replaced; a chief trains nothing, workers are watched by it.
+            recycle=role == "single",
+        )
+    except Exception as e:
+        if not reloading or isinstance(e, UserError):
+            raise
+        raise SearchError(
+            f"{run_dir / layout.TUNER}: Keras Tuner cannot reload it ({type(e).__name__}: {last_error_line(str(e))}); "
+            "restore the damaged file, or give --overwrite to search afresh"
+        ) from None
 
 
 def pick_best(tuner):
