@@ -28,7 +28,7 @@ SLANT_COST = 0.05  # of crossing one pixel of ink: a cut leans only to go round 
 ONE_WIDTH = (0.05, 0.45)  # of the height: how narrow to how wide a cut-off "1" may be
 ONE_HEIGHT = 0.75  # of the group's height: a "1" is about as tall as the digits beside it
 BESIDE_ONE = 1.1  # of the height: the digit beside the "1" is no wider than this (92% of MNIST's are not)
-EDGE_CUTS = True
+EDGE_CUTS = True  # False offers the even cuts alone (for comparing the two)
 
 
 @dataclasses.dataclass
@@ -79,7 +79,8 @@ def ways_to_cut(group: Digit, height: float) -> list[list[Digit]]:
 def _one_at_an_edge(group: Digit, height: float) -> list[list[Digit]]:
     """`group` read as a "1" touching the digit beside it, on the left or on the right: cut where the
     least ink lies within a 1's width of either edge, and offered only when the narrow piece stands
-    as tall as the group and the cut crossed a single stroke."""
+    as tall as the group, the digit beside it is no wider than a digit and the cut crossed a single
+    stroke."""
     narrowest, widest = (max(1, round(share * height)) for share in ONE_WIDTH)
     width = group.width
     if width < 2 * narrowest + 2:
