@@ -41,12 +41,12 @@ def atomic_path(target: str | Path, suffix: str = ""):
 def stale_temp_files(directory: str | Path) -> list[Path]:
     """Temp files under `directory` (at any depth) whose writer is gone: killed mid-write, its
     file was never renamed. A file whose writer on this host still runs is not listed."""
-    stale = []
+    stale, host = [], _host()
     for path in sorted(Path(directory).rglob(".*.tmp*")):
         match = _TEMP.match(path.name)
         if not path.is_file() or match is None:
             continue
-        if match["host"] == _host():
+        if match["host"] == host:
             gone = not _running(int(match["pid"]))
         else:
             gone = _age(path) > FOREIGN_STALE_SECONDS

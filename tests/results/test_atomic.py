@@ -24,9 +24,7 @@ with atomic.atomic_path(sys.argv[1]) as tmp:
 
 
 def start_writer(target):
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True, cwd=os.getcwd()
-    )
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "writing"
     return proc
 
