@@ -12,7 +12,7 @@ import shlex
 import sys
 import time
 
-from search import interrupts
+from search import interrupts, rundir
 from search.config import RunConfig
 from search.engine import distributed
 from search.engine.memory import Recycle
@@ -156,6 +156,7 @@ def _search(args: argparse.Namespace, argv: list[str]) -> int:
     from search.data import load_dataset
 
     dataset = load_dataset(config.dataset, config.data)
+    rundir.check_before_loading(config, dataset.fingerprint())
     from results.quiet_tf import import_tensorflow
 
     import_tensorflow()

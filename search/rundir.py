@@ -19,7 +19,7 @@ from pathlib import Path
 
 from results import atomic, files, layout
 from search.config import RunConfig, describe_differences, key_hash
-from search.engine import kt_compat
+from search.engine import distributed, kt_compat
 from search.engine.records import last_error_line, read_trial_record
 from search.errors import ConfigError, RunDirInUse
 
@@ -38,6 +38,37 @@ def prepare(run_dir: Path, config: RunConfig, key: dict) -> Path:
 
     A different search is refused, naming what differs, unless --overwrite is given.
     """
+    existing, is_run = _check(run_dir, config, key)
+    if config.overwrite and is_run:
+        shutil.rmtree(run_dir)
+        existing = None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if existing is None:
+        record = {
+            layout.FORMAT_KEY: layout.FORMAT_VERSION,
+            "hash": key_hash(key),
+            "search": key,
+            "options": config.to_dict(),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        atomic.write_json(run_dir / layout.CONFIG, record)
+    return run_dir
+
+
+def check_before_loading(config: RunConfig, data_fingerprint: str) -> None:
+    """Refuse now, before TensorFlow takes seconds to load, what the search would refuse once started:
+    a run directory another process holds (`claimed`) or one that holds another search (`prepare`).
+    Reads only; the search claims and checks the directory again when it starts."""
+    run_dir = config.resolved_run_dir()
+    if distributed.role() != "worker":  # a worker searches in the directory its chief holds
+        with claimed(run_dir):
+            pass
+    _check(run_dir, config, config.search_key(data_fingerprint))
+
+
+def _check(run_dir: Path, config: RunConfig, key: dict) -> tuple[dict | None, bool]:
+    """prepare's refusals, writing nothing; returns the run's config record (None where there is none
+    or it is damaged) and whether `run_dir` is a run directory (which --overwrite replaces)."""
     config_path = run_dir / layout.CONFIG
     if files.exists(run_dir) and not run_dir.is_dir():
         raise ConfigError(f"{run_dir}: a file, not a folder; choose another --run-dir")
@@ -54,25 +85,13 @@ def prepare(run_dir: Path, config: RunConfig, key: dict) -> Path:
         )
     if existing is not None and not config.overwrite:
         _check_same_search(run_dir, existing, key)
-    if config.overwrite and run_dir.exists():
-        if existing is None and damaged is None and any(run_dir.iterdir()):
+    is_run = existing is not None or damaged is not None
+    if run_dir.exists() and not is_run:
+        if config.overwrite and any(run_dir.iterdir()):
             raise ConfigError(f"{run_dir} is not empty and not a run directory: refusing to overwrite it")
-        if existing is not None or damaged is not None:
-            shutil.rmtree(run_dir)
-            existing = None
-    elif run_dir.exists() and existing is None and any(p.name != layout.TUNER for p in run_dir.iterdir()):
-        raise ConfigError(f"{run_dir} is not empty and not a run directory; choose another --run-dir")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    if existing is None:
-        record = {
-            layout.FORMAT_KEY: layout.FORMAT_VERSION,
-            "hash": key_hash(key),
-            "search": key,
-            "options": config.to_dict(),
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        atomic.write_json(config_path, record)
-    return run_dir
+        if not config.overwrite and any(p.name != layout.TUNER for p in run_dir.iterdir()):
+            raise ConfigError(f"{run_dir} is not empty and not a run directory; choose another --run-dir")
+    return existing, is_run
 
 
 def _check_same_search(run_dir: Path, existing: dict, key: dict) -> None:

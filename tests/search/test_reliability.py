@@ -156,8 +156,12 @@ def test_a_changed_configuration_is_refused_naming_what_differs_unless_overwrite
     assert run_cli(*args).returncode == 0
     config_before = (run_dir / layout.CONFIG).read_text()
 
-    changed = run_cli(*args, "--seed", "5", "--val-fraction", "0.2")
-    assert changed.returncode == 2
+    # Refused before TensorFlow loads (the user waits a moment, not its seconds of import): main() in a
+    # fresh interpreter, which then says whether TensorFlow was imported.
+    changed_args = [*args, "--seed", "5", "--val-fraction", "0.2"]
+    code = f"import sys; from search.cli import main; print(main({changed_args!r}), 'tensorflow' in sys.modules)"
+    changed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert changed.stdout.split() == ["2", "False"], changed.stdout + changed.stderr
     line = changed.stderr.strip()
     assert line.startswith("error: ") and "\n" not in line
     assert "seed (42 -> 5)" in line and "val_fraction (0.1 -> 0.2)" in line and "--overwrite" in line
