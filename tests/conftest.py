@@ -70,11 +70,21 @@ def _stratified_pick(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
     return rng.permutation(np.concatenate(picked))
 
 
-def pytest_collection_modifyitems(items):
-    """Tests that need the shared finished run (a whole pipeline) are slow too."""
-    for item in items:
-        if "digits_run" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.slow)
+# Fixtures that take a whole search or a model's training to build: the tests sharing one run on
+# one xdist worker (pytest's --dist loadgroup), so it is built once; other tests go to whichever is free.
+COSTLY_SHARED_FIXTURES = ("digits_run", "finished", "mnist_model")
+
+
+def pytest_itemcollected(item):
+    """Tests that need the shared finished run (a whole pipeline) are slow too; tests that share a
+    costly fixture are grouped on one worker (marked as each is collected, before any hook that
+    reorders or reads the items)."""
+    names = getattr(item, "fixturenames", ())
+    if "digits_run" in names:
+        item.add_marker(pytest.mark.slow)
+    shared = next((name for name in COSTLY_SHARED_FIXTURES if name in names), None)
+    if shared is not None:
+        item.add_marker(pytest.mark.xdist_group(shared))
 
 
 @pytest.fixture(scope="session")

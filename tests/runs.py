@@ -80,7 +80,7 @@ def assert_complete_run(run_dir: Path, trials: int) -> dict:
 
 
 # Searches on the digits set that tests interrupt: small enough to finish in seconds.
-MAX_TRIALS = 4
+MAX_TRIALS = 3
 
 
 def search_args(run_dir: Path, space: Path, *extra, max_epochs: int = 3, epochs: int = 4) -> list[str]:

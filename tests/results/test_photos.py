@@ -170,7 +170,7 @@ def test_a_phone_photo_stored_turned_is_read_upright(tmp_path, clean_digits):
 
 @pytest.fixture(scope="module")
 def mnist_model(mnist_path):
-    """A small CNN from the project's own space, trained here on 20,000 real MNIST images for 2 epochs."""
+    """A small CNN from the project's own space, trained here on 10,000 real MNIST images for 2 epochs."""
     import keras
     import keras_tuner as kt
 
@@ -178,7 +178,7 @@ def mnist_model(mnist_path):
 
     keras.utils.set_random_seed(0)
     with np.load(mnist_path) as npz:
-        x, y = npz["x_train"][:20000], npz["y_train"][:20000]
+        x, y = npz["x_train"][:10000], npz["y_train"][:10000]
     hp = kt.HyperParameters()
     hp.values = {
         "conv_blocks": 2,

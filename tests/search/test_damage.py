@@ -73,7 +73,7 @@ def damage_sets(pairs: list[tuple[str, str]], count: int) -> list[list[tuple[str
     return sets
 
 
-DAMAGE_SETS = damage_sets(REPAIRED, count=5)
+DAMAGE_SETS = damage_sets(REPAIRED, count=4)
 
 
 @pytest.mark.slow

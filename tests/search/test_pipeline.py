@@ -180,8 +180,8 @@ def read_trials_from_oracle(run_dir) -> list[dict]:
 
 @pytest.mark.slow
 def test_the_same_seed_gives_the_same_trials_and_another_seed_other_ones(tmp_path):
-    first = run_search(tiny_config(tmp_path / "a", seed=7, max_trials=3))
-    second = run_search(tiny_config(tmp_path / "b", seed=7, max_trials=3))
+    first = run_search(tiny_config(tmp_path / "a", seed=7))
+    second = run_search(tiny_config(tmp_path / "b", seed=7))
     a, b = read_trials(tmp_path / "a"), read_trials(tmp_path / "b")
     drop = ("seconds", "rss_mb")
     assert [{k: v for k, v in r.items() if k not in drop} for r in a] == [
@@ -189,7 +189,7 @@ def test_the_same_seed_gives_the_same_trials_and_another_seed_other_ones(tmp_pat
     ]
     assert first.metrics["test_accuracy"] == second.metrics["test_accuracy"]
 
-    run_search(tiny_config(tmp_path / "c", seed=8, max_trials=3, epochs=1, max_epochs=1))
+    run_search(tiny_config(tmp_path / "c", seed=8, epochs=1, max_epochs=1))
     hp = ("conv_blocks", "filters_0", "dense_units", "learning_rate", "batch_size")
     assert [[r[k] for k in hp] for r in a] != [[r[k] for k in hp] for r in read_trials(tmp_path / "c")]
 
