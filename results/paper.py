@@ -5,15 +5,17 @@ sometimes the page's edge. The steps, in order:
 
 1. `working_scale`: resample so that the smaller side is at least MIN_SIDE pixels and the larger at
    most MAX_SIDE (thin strokes survive, big photos stay fast).
-2. `ink_strength`: estimate the paper by a wide median (it ignores thin strokes) and measure the
-   ink against it, relative to the paper's brightness: shadows and light gradients cancel out.
+2. `ink_strength`: estimate the paper by a wide median (it ignores thin strokes), with the sharp
+   edges of cast shadows put back (`with_shadows`), and measure the ink against it, relative to the
+   paper's brightness: shadows and light gradients cancel out.
    The ink's polarity (dark on light paper, or light on dark as MNIST) is whichever side has the
    heavier tail away from the paper.
 3. `ink_mask`: scikit-image's Sauvola local threshold, with a global floor against paper grain.
 4. `ruled_lines`, `remove_ruled_lines`: long, thin, straight runs (ruled or grid lines, a few
    degrees of tilt allowed), found among all that stands out from the paper however faintly,
    are taken out of the ink; strokes that cross them are reconnected.
-5. `remove_clutter`: specks and the page's edge (ink that runs along the photo's border) go.
+5. `frame_lines`: boxes drawn round the digits (a form's fields) go the same way, however dark.
+6. `remove_clutter`: specks and the page's edge (ink that runs along the photo's border) go.
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ LINE_TILTS = np.deg2rad(np.arange(-6.0, 6.01, 1.5))  # photos are rarely square 
 STRONG_INK = 0.6  # of the strongest ink: ink whatever the local threshold says
 MIN_CONTRAST = 0.1  # ink is at least 10% darker than its paper (or brighter than a dark ground)
 SPARSE_INK_PIXELS = 20  # the strongest ink of a photo holds at least this many working pixels (a thin "1")
+SHADOWS = True  # False keeps the smooth light alone (for comparing the two)
+SHADOW_WINDOW = 0.35  # of the photo's smaller side: the shadows' median is this wide (0.15 ate a marker's strokes)
+SHADOW_SIDE = 160  # pixels: the shadows' median is taken on the photo shrunk to about this size
+SHADOW_DIFFERS = 0.05  # of the paper's brightness: the median and the smooth light disagree
+SHADOW_EXPLAINED = 0.6  # of a region's pixels lie near the median: the region is shadowed paper
+FRAMES = True  # False leaves boxes drawn round digits in (for comparing)
+FRAME_MIN_SIDE = 16  # pixels: a box round a digit is bigger than this
+FRAME_BAND = 0.1  # of the box's smaller side: how far in from each edge its side may run
+FRAME_CLOSED = 0.9  # of each edge: a box's side runs along nearly all of it (a digit's curve does not)
+FRAME_SPAN = 0.9  # of the box: a side is this long (a "1" inside it is shorter)
+FRAME_MIN_ASPECT = 8  # a closed box's sides are straight runs across it; in a small photo they are short
+FRAME_TILTS = np.deg2rad(np.arange(-6.0, 6.01, 0.25))  # finer: a side is one run from end to end
 SPECK_SHARE = 0.012  # of the largest ink component's area: smaller pieces are dirt or noise
 
 
@@ -80,9 +94,50 @@ def _median(image: np.ndarray, window: int) -> np.ndarray:
     return median.astype(np.float64) + low
 
 
+def with_shadows(grey: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """`background` (paper_estimate's smooth light) with the edges of cast shadows put back: the smooth
+    light blurs a shadow's edge across a band, which would read as ink. A median over a window far
+    wider than a stroke keeps the edge where it is; where the two disagree over a region that reaches
+    the photo's border and most of whose pixels lie near the median, the median is the paper."""
+    height, width = grey.shape
+    shrink = min(1.0, SHADOW_SIDE / min(height, width))  # the median is costly at full size
+    size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+    small = np.asarray(Image.fromarray(grey.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX), float)
+    window = max(9, int(SHADOW_WINDOW * min(small.shape)) | 1)
+    local = _median(small, window)
+    smooth = np.asarray(
+        Image.fromarray(background.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX), float
+    )
+    differs = np.abs(local - smooth) > SHADOW_DIFFERS * np.maximum(smooth, 16.0)
+    # A shadow is paper at the median's level: most of its pixels are near it. Where a digit's thick
+    # strokes fill most of the window instead, the median falls between ink and paper, near neither.
+    labels, count = ndimage.label(differs)
+    if count == 0:
+        return background
+    near = np.abs(small - local) <= SHADOW_DIFFERS * np.maximum(local, 16.0)
+    explained = np.asarray(ndimage.mean(near, labels, index=np.arange(1, count + 1))) >= SHADOW_EXPLAINED
+    # A shadow is cast from outside the photo, so it reaches the photo's edge; a blot of ink need not.
+    border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    shadow = np.concatenate([[False], explained & np.isin(np.arange(1, count + 1), border)])[labels]
+    if not shadow.any():
+        return background
+    zoom = (height / small.shape[0], width / small.shape[1])
+    local = ndimage.zoom(local, zoom, order=0, mode="nearest")[:height, :width]
+    shadow = ndimage.zoom(shadow, zoom, order=0, mode="nearest")[:height, :width]
+    paper = np.where(shadow, local, background)
+    # The small median places the edge only to within a few pixels: there, a pixel between the two
+    # sides' paper is paper, and only a darker (or lighter) one is ink.
+    reach = 4 * int(np.ceil(1 / shrink)) + 3
+    lo, hi = ndimage.minimum_filter(paper, size=reach), ndimage.maximum_filter(paper, size=reach)
+    edge = hi - lo > MIN_CONTRAST * np.maximum(hi, 16.0)
+    return np.where(edge, np.clip(grey, lo, hi), paper)
+
+
 def ink_strength(grey: np.ndarray) -> np.ndarray:
     """How strongly each pixel is ink, 0 (paper) to 255 (the strongest ink), lighting evened out."""
     background = paper_estimate(grey)
+    if SHADOWS:
+        background = with_shadows(grey, background)
     residual = grey - background
     noise = max(1.4826 * float(np.median(np.abs(residual - np.median(residual)))), 2.0)
     strong = max(4 * noise, 12.0)
@@ -139,13 +194,16 @@ def ruled_lines(faint: np.ndarray, ink: np.ndarray) -> np.ndarray:
     return faint_enough[labels]
 
 
-def remove_ruled_lines(mask: np.ndarray, lines: np.ndarray, ink: np.ndarray) -> np.ndarray:
+def remove_ruled_lines(
+    mask: np.ndarray, lines: np.ndarray, ink: np.ndarray, as_dark_as_ink: bool = False
+) -> np.ndarray:
     """`mask` without the `lines` (widened by a pixel for their soft edges). Kept: line pixels with ink
     on both sides across the line (a stroke crossing it), and line pixels far darker than the line
-    itself (a stroke drawn along it, as a "1" on a grid line)."""
+    itself (a stroke drawn along it, as a "1" on a grid line), unless the lines are `as_dark_as_ink`
+    (a form's boxes may be printed as dark as a pen writes)."""
     if not lines.any():
         return mask
-    on_top = ink > _darker_than_lines(mask, lines, ink)
+    on_top = ink > (np.inf if as_dark_as_ink else _darker_than_lines(mask, lines, ink))
     lines = ndimage.binary_dilation(lines, structure=np.ones((3, 3), bool)) & ~on_top
     cleaned = mask & ~lines
     thickness = max(3, 2 * _median_line_thickness(lines) + 1)
@@ -166,7 +224,9 @@ def _darker_than_lines(mask: np.ndarray, lines: np.ndarray, ink: np.ndarray) -> 
     return (line_strength + stroke_strength) / 2
 
 
-def remove_line_remnants(mask: np.ndarray, lines: np.ndarray, ink: np.ndarray) -> np.ndarray:
+def remove_line_remnants(
+    mask: np.ndarray, lines: np.ndarray, ink: np.ndarray, as_dark_as_ink: bool = False
+) -> np.ndarray:
     """`mask` without the pieces that lie mostly along the removed lines and are no darker than them:
     bits of a line's edge. A stroke crossing a line has most of its ink off the line; a stroke drawn
     along one is darker than the line."""
@@ -179,24 +239,71 @@ def remove_line_remnants(mask: np.ndarray, lines: np.ndarray, ink: np.ndarray) -
     on_line = ndimage.sum_labels(near_line, labels, index=np.arange(1, count + 1))
     area = ndimage.sum_labels(np.ones_like(mask), labels, index=np.arange(1, count + 1))
     strength = ndimage.median(ink, labels, index=np.arange(1, count + 1))
-    faint = np.asarray(strength) <= _darker_than_lines(mask, lines, ink)
+    faint = np.asarray(strength) <= (np.inf if as_dark_as_ink else _darker_than_lines(mask, lines, ink))
     remnant = np.concatenate([[False], (on_line > 0.6 * area) & faint])
     return mask & ~remnant[labels]
 
 
-def _lines_along(mask: np.ndarray) -> np.ndarray:
-    """Near-horizontal lines of `mask`: runs at least LINE_MIN_SPAN of the width long, tried at each tilt."""
+def frame_lines(faint: np.ndarray) -> np.ndarray:
+    """The sides of boxes drawn round digits (a form's fields, one box or a row of them): pieces of
+    `faint` closed on all four sides, and the straight lines that run across them. Lines that run
+    from edge to edge of the photo are a ruled or squared page's, left to `ruled_lines` (a box's
+    sides may be among those too: its upright sides cross most of a photo cropped close)."""
+    found = np.zeros_like(faint)
+    for region in measure.regionprops(measure.label(faint, connectivity=2)):
+        y0, x0, y1, x1 = region.bbox
+        across = (x0 == 0 and x1 == faint.shape[1]) or (y0 == 0 and y1 == faint.shape[0])
+        if min(y1 - y0, x1 - x0) < FRAME_MIN_SIDE or across:  # a ruled page's lines run off the photo
+            continue
+        height = _closed_height(region.image)
+        if not height:
+            continue
+        piece = region.image
+        # A tilted row of boxes is taller than each box: its upright sides span the box's height, and
+        # its top and bottom climb through the rows that the tilt adds. A line across the middle of a
+        # box is a wide digit's stroke touching both sides, not a side.
+        upright = _lines_along(piece.T, FRAME_SPAN * height / piece.shape[0], FRAME_TILTS, FRAME_MIN_ASPECT).T
+        across = _lines_along(piece, FRAME_SPAN, FRAME_TILTS, FRAME_MIN_ASPECT)
+        edge = round(FRAME_BAND * min(height, piece.shape[1])) + piece.shape[0] - height
+        across[edge + 1 : piece.shape[0] - edge - 1] = False
+        found[y0:y1, x0:x1] |= upright | across
+    return found
+
+
+def _closed_height(piece: np.ndarray) -> int:
+    """When `piece` runs along nearly all of each edge of its box, straightened at the tilt of
+    LINE_TILTS that makes it lowest (a row of boxes photographed at 3 degrees climbs a third of its
+    height): the box's height, straightened. Otherwise 0."""
+    columns = np.arange(piece.shape[1])
+    heights = []
+    for tilt in LINE_TILTS:
+        shift = np.round(columns * np.tan(tilt)).astype(int)
+        reach = int(np.abs(shift).max())
+        sheared = _shear(np.pad(piece, ((reach, reach), (0, 0))), -shift)
+        rows = np.flatnonzero(sheared.any(axis=1))
+        heights.append((rows[-1] + 1 - rows[0], sheared[rows[0] : rows[-1] + 1]))
+    height, box = min(heights, key=lambda item: item[0])
+    band = max(2, round(FRAME_BAND * min(box.shape)))
+    edges = (box[:band].any(axis=0), box[-band:].any(axis=0), box[:, :band].any(axis=1), box[:, -band:].any(axis=1))
+    return int(height) if min(edge.mean() for edge in edges) >= FRAME_CLOSED else 0
+
+
+def _lines_along(
+    mask: np.ndarray, span: float = LINE_MIN_SPAN, tilts: np.ndarray = LINE_TILTS, aspect: float = LINE_MIN_ASPECT
+) -> np.ndarray:
+    """Near-horizontal lines of `mask`: runs at least `span` of the width long and `aspect` times longer
+    than thick, tried at each of `tilts`."""
     height, width = mask.shape
-    min_length = max(12, round(LINE_MIN_SPAN * width))
+    min_length = max(12, round(span * width))
     found = np.zeros_like(mask)
     columns = np.arange(width)
-    for tilt in LINE_TILTS:
+    for tilt in tilts:
         shift = np.round(columns * np.tan(tilt)).astype(int)
         sheared = _shear(mask, -shift)
         bridged = ndimage.binary_closing(sheared, structure=np.ones((1, 5), bool))  # faint spots break a line
         runs = _long_runs(bridged, min_length) & sheared
         if runs.any():
-            found |= _shear(_thin_parts(runs, min_length), shift)
+            found |= _shear(_thin_parts(runs, min_length, aspect), shift)
     return found
 
 
@@ -228,13 +335,13 @@ def _long_runs(mask: np.ndarray, min_length: int) -> np.ndarray:
     return out
 
 
-def _thin_parts(runs: np.ndarray, min_length: int) -> np.ndarray:
-    """The connected pieces of `runs` that are thin lines (long, and LINE_MIN_ASPECT times longer than thick)."""
+def _thin_parts(runs: np.ndarray, min_length: int, aspect: float) -> np.ndarray:
+    """The connected pieces of `runs` that are thin lines (long, and `aspect` times longer than thick)."""
     labels, count = ndimage.label(runs, structure=np.ones((3, 3)))
     keep = np.zeros(count + 1, bool)
     for region in measure.regionprops(labels):
         length = region.bbox[3] - region.bbox[1]
-        if length >= min_length and length >= LINE_MIN_ASPECT * (region.area / length):
+        if length >= min_length and length >= aspect * (region.area / length):
             keep[region.label] = True
     return keep[labels]
 
@@ -271,6 +378,11 @@ def clean_ink(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     scale is working pixels per original pixel."""
     work, scale = working_scale(np.asarray(grey, dtype=np.float64))
     ink = ink_strength(work)
-    lines = ruled_lines(faint_mask(ink), ink)
+    faint = faint_mask(ink)
+    lines = ruled_lines(faint, ink)
     mask = remove_line_remnants(remove_ruled_lines(ink_mask(ink), lines, ink), lines, ink)
+    if FRAMES:
+        frames = frame_lines(faint)
+        mask = remove_ruled_lines(mask, frames, ink, as_dark_as_ink=True)
+        mask = remove_line_remnants(mask, frames, ink, as_dark_as_ink=True)
     return ink, remove_clutter(mask), scale

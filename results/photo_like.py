@@ -7,7 +7,10 @@ wide) written in dark ink on paper, under one condition:
 - plain: grey paper with grain;
 - uneven_light: plain, under a light gradient and a soft shadow (down to 45% of the light);
 - ruled: plain, with a notebook's ruled lines (and sometimes its margin line) that the ink may cross;
-- grid: plain, on squared paper.
+- grid: plain, on squared paper;
+- shadow: plain, partly under the shadow of something between the lamp and the page (a hand, the
+  phone), its edge at any angle, sharp or blurred, and 30-55% of the light gone;
+- boxes: plain, each digit written in its own box of a form (separate boxes or a row sharing sides).
 
 Every picture is also photographed: a random size and off-centre place, a slight tilt of the
 lines, blur, sensor noise and JPEG compression.
@@ -22,7 +25,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-CONDITIONS = ("plain", "uneven_light", "ruled", "grid")
+CONDITIONS = ("plain", "uneven_light", "ruled", "grid", "shadow", "boxes")
 
 
 @dataclasses.dataclass
@@ -82,6 +85,32 @@ def _paper(shape: tuple[int, int], condition: str, rng: np.random.Generator, lin
     return paper
 
 
+def _cast_shadow(shape: tuple[int, int], digit_height: int, rng: np.random.Generator) -> np.ndarray:
+    """The light left on the page (0-1) under a cast shadow: a straight edge at any angle through the
+    middle third of the page, from sharp to blurred over a fifth of a digit's height."""
+    height, width = shape
+    yy, xx = np.mgrid[0:height, 0:width]
+    angle = rng.uniform(0, 2 * np.pi)
+    across = (xx - rng.uniform(1 / 3, 2 / 3) * width) * np.cos(angle) + (
+        yy - rng.uniform(1 / 3, 2 / 3) * height
+    ) * np.sin(angle)
+    blur = rng.uniform(0.5, 0.2 * digit_height)
+    return 1 - rng.uniform(0.3, 0.55) / (1 + np.exp(-np.clip(across / blur, -50, 50)))
+
+
+def _form_boxes(shape: tuple[int, int], cells: list[list[tuple[float, float]]], rng: np.random.Generator) -> np.ndarray:
+    """How much of the light a form's printed boxes take (0-1): the outline of each of `cells` (four
+    corners), 1-3 pixels wide."""
+    from PIL import ImageDraw
+
+    lines = Image.new("L", (shape[1], shape[0]), 0)
+    draw = ImageDraw.Draw(lines)
+    width = int(rng.integers(1, 4))
+    for corners in cells:
+        draw.line([*corners, corners[0]], fill=255, width=width)
+    return rng.uniform(0.3, 0.75) * np.asarray(lines, dtype=np.float64) / 255.0
+
+
 def _photograph(page: np.ndarray, digit_height: int, rng: np.random.Generator) -> np.ndarray:
     """The page as a phone camera gives it: blur, sensor noise and JPEG compression."""
     page = ndimage.gaussian_filter(page, rng.uniform(0.0, 1.2) * digit_height / 60)
@@ -100,7 +129,9 @@ def make_picture(images: list[np.ndarray], labels: list[int], condition: str, rn
 
     One image: a digit 40-120 pixels tall, anywhere on a page 2 to 4 times its size. Several: a
     number 40-100 pixels tall, the digits' gaps from touching (-5% of the height) to wide (50%),
-    each digit a little larger or smaller and higher or lower than its neighbours.
+    each digit a little larger or smaller and higher or lower than its neighbours; in a form's
+    boxes, each digit about the middle of a box 1.2-1.5 times its height wide, the row tilted up
+    to 3 degrees.
     """
     if condition not in CONDITIONS:
         raise ValueError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
@@ -109,23 +140,51 @@ def make_picture(images: list[np.ndarray], labels: list[int], condition: str, rn
     inks = [
         _ink_at_height(image, max(12, round(height * (rng.uniform(0.9, 1.1) if several else 1)))) for image in images
     ]
-    gaps = [round(rng.uniform(-0.05, 0.5) * height) for _ in inks[1:]]
+    slope, margin, aside = 0.0, 0.0, 0
+    if condition == "boxes":  # each digit about the middle of its box
+        cell = max(rng.uniform(1.2, 1.5) * height, max(ink.shape[1] for ink in inks) + 0.15 * height)
+        gaps = [round(cell - (a.shape[1] + b.shape[1]) / 2) for a, b in zip(inks[:-1], inks[1:], strict=True)]
+        slope, margin, aside = np.tan(np.deg2rad(rng.uniform(-3, 3))), 0.3 * height, round(cell / 2)
+    else:
+        gaps = [round(rng.uniform(-0.05, 0.5) * height) for _ in inks[1:]]
     span = sum(ink.shape[1] for ink in inks) + sum(gaps)
     tallest = max(ink.shape[0] for ink in inks)
-    page_width = round(span + rng.uniform(0.6, 2.0 if several else 3.0) * height)
-    page_height = round(tallest * (rng.uniform(1.6, 2.6) if several else rng.uniform(2.0, 4.0)))
+    climb = slope * span
+    page_width = round(span + rng.uniform(0.6, 2.0 if several else 3.0) * height) + 2 * aside
+    page_height = round(
+        tallest * (rng.uniform(1.6, 2.6) if several else rng.uniform(2.0, 4.0)) + abs(climb) + 2 * margin
+    )
     line_gap = height * rng.uniform(1.1, 1.6)
     page = _paper((page_height, page_width), condition, rng, line_gap)
 
-    x = int(rng.integers(0, page_width - span + 1))
-    baseline = int(rng.integers(tallest, page_height + 1))
+    x = left = int(rng.integers(aside, page_width - span - aside + 1))
+    lowest = round(tallest + margin + max(0.0, -climb))
+    baseline = int(rng.integers(lowest, max(lowest, round(page_height - margin - max(0.0, climb))) + 1))
     ink_layer = np.zeros_like(page)
     boxes = []
     for i, ink in enumerate(inks):
         h, w = ink.shape
-        y = int(np.clip(baseline - h + rng.normal(0, 0.04 * height), 0, page_height - h))
+        y = int(np.clip(baseline - h + rng.normal(0, 0.04 * height) + (x - left) * slope, 0, page_height - h))
         ink_layer[y : y + h, x : x + w] = np.maximum(ink_layer[y : y + h, x : x + w], ink)
         boxes.append((x, y, x + w, y + h))
         x += w + (gaps[i] if i < len(gaps) else 0)
     page *= 1 - rng.uniform(0.6, 0.85) * ink_layer
+    if condition == "shadow":
+        page *= _cast_shadow(page.shape, height, rng)
+    if condition == "boxes":
+        top, bottom = baseline - tallest - rng.uniform(0.1, 0.25) * height, baseline + rng.uniform(0.1, 0.25) * height
+        # A row of boxes sharing their sides, or boxes apart.
+        inset = 0.0 if several and rng.random() < 0.5 else rng.uniform(0.03, 0.1) * cell
+        cells = []
+        for x0, _, x1, _ in boxes:
+            ends = ((x0 + x1) / 2 - cell / 2 + inset, (x0 + x1) / 2 + cell / 2 - inset)
+            cells.append(
+                [
+                    (ends[0], top + (ends[0] - left) * slope),
+                    (ends[1], top + (ends[1] - left) * slope),
+                    (ends[1], bottom + (ends[1] - left) * slope),
+                    (ends[0], bottom + (ends[0] - left) * slope),
+                ]
+            )
+        page *= 1 - _form_boxes(page.shape, cells, rng)
     return Picture(_photograph(page, height, rng), [int(d) for d in labels], boxes)

@@ -67,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--photos",
         metavar="RUN_DIR",
         help="instead: how well RUN_DIR's model reads photo-like pictures of its test digits (plain paper, uneven "
-        "light, ruled and squared paper; single digits and numbers of 3-5 digits) against the same digits in "
-        "clean form; writes bench_photos.json (see results/photo_bench.py)",
+        "light, ruled and squared paper, a cast shadow, a form's boxes; single digits and numbers of 3-5 digits) "
+        "against the same digits in clean form; writes bench_photos.json (see results/photo_bench.py)",
     )
     p.add_argument("--digits", type=int, default=100, help="with --photos: single-digit pictures per condition")
     p.add_argument("--numbers", type=int, default=60, help="with --photos: number pictures per condition")

@@ -46,6 +46,74 @@ def test_the_ink_left_after_clean_up_is_the_digit_alone(clean_digits, condition)
         assert mask[truth].sum() > 0.08 * truth.sum(), (condition, i)
 
 
+def _cast_shadow(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`pixels` under the shadow of something between the lamp and the page: a straight edge at any
+    angle through the middle third, from sharp to a blur of ten pixels, and 30-55% of the light gone."""
+    height, width = pixels.shape
+    yy, xx = np.mgrid[0:height, 0:width]
+    angle = rng.uniform(0, 2 * np.pi)
+    across = (xx - rng.uniform(0.33, 0.67) * width) * np.cos(angle) + (yy - height / 2) * np.sin(angle)
+    shade = 1 / (1 + np.exp(-across / rng.uniform(0.5, 10)))
+    return pixels * (1 - rng.uniform(0.3, 0.55) * shade)
+
+
+def test_the_edge_of_a_cast_shadow_is_not_taken_for_ink(clean_digits):
+    images, labels = clean_digits
+    rng = np.random.default_rng(4)
+    for i in range(8):
+        picture = make_picture([images[i]], [labels[i]], "plain", rng)
+        ink, mask, scale = clean_ink(_cast_shadow(picture.pixels.astype(float), rng))
+        x0, y0, x1, y1 = (round(v * scale) for v in picture.boxes[0])
+        margin = max(2, round(0.08 * (y1 - y0)))
+        inside = np.zeros_like(mask)
+        inside[max(0, y0 - margin) : y1 + margin, max(0, x0 - margin) : x1 + margin] = True
+        assert mask[~inside].sum() <= 0.02 * mask[inside].sum(), i
+        groups = find_digits_in(_cast_shadow(picture.pixels.astype(float), np.random.default_rng(i)))
+        assert len(groups) == 1 and _iou(groups[0][0][0].box, picture.boxes[0]) > 0.6, i
+
+
+def _written_in_boxes(images: np.ndarray, row: bool, tilt: float, shade: int) -> tuple[np.ndarray, list]:
+    """A form's field: each digit written in its own box drawn `shade` dark (separate boxes, or one row
+    of boxes sharing their sides), the boxes tilted `tilt` degrees as a photo takes them; and the
+    digits' boxes (x0, y0, x1, y1)."""
+    from PIL import ImageDraw
+
+    scale, cell = 4, 150
+    page = Image.new("L", (cell * (len(images) + 2), cell * 3), 225)
+    draw = ImageDraw.Draw(page)
+    slope = np.tan(np.deg2rad(tilt))
+
+    def corner(x, y):
+        return (x, y + (x - cell) * slope)
+
+    for j in range(len(images)):
+        left, right = cell * (j + 1) + (0 if row else 8), cell * (j + 2) - (0 if row else 8)
+        sides = [corner(left, cell), corner(right, cell), corner(right, 2 * cell), corner(left, 2 * cell)]
+        draw.line([*sides, sides[0]], fill=shade, width=3)
+    pixels = np.asarray(page, dtype=np.float64)
+    boxes = []
+    for j, image in enumerate(images):
+        ink = np.asarray(Image.fromarray(image).resize((28 * scale, 28 * scale), Image.Resampling.BICUBIC)) / 255.0
+        x, y = cell * (j + 1) + 19, round(cell + 19 + (cell * j + 19) * slope)
+        region = pixels[y : y + 28 * scale, x : x + 28 * scale]
+        region *= 1 - 0.8 * ink
+        rows, cols = np.flatnonzero(ink.max(axis=1) > 0.25), np.flatnonzero(ink.max(axis=0) > 0.25)
+        if rows.size:
+            boxes.append((x + cols[0], y + rows[0], x + cols[-1] + 1, y + rows[-1] + 1))
+    return pixels, boxes
+
+
+@pytest.mark.parametrize(("row", "tilt", "shade"), [(False, 0.0, 60), (True, 2.5, 60), (True, -1.5, 150)])
+def test_digits_written_in_a_forms_boxes_are_found_without_the_boxes(clean_digits, row, tilt, shade):
+    images, _ = clean_digits
+    pixels, truth = _written_in_boxes(images[:4], row, tilt, shade)
+    groups = find_digits_in(pixels)
+    found = [ways[0] for ways in groups]
+    assert [len(way) for way in found] == [1, 1, 1, 1], [[d.box for d in way] for way in found]
+    for way, box in zip(found, truth, strict=True):
+        assert _iou(way[0].box, box) > 0.7, (way[0].box, box)
+
+
 @pytest.mark.parametrize("condition", ["plain", "uneven_light", "ruled"])
 def test_the_digits_of_a_number_are_found_left_to_right_with_the_right_cut_offered(clean_digits, condition):
     images, labels = clean_digits
@@ -126,6 +194,15 @@ def test_a_blank_page_under_uneven_light_has_no_digit():
     page += np.random.default_rng(0).normal(0, 3, page.shape)
     with pytest.raises(ImageError, match="no digit"):
         find_digits_in(page)
+
+
+def test_a_forms_empty_boxes_are_no_digit(clean_digits):
+    images, _ = clean_digits
+    pixels, _ = _written_in_boxes(images[:3], row=True, tilt=1.0, shade=60)
+    empty, _ = _written_in_boxes(images[:3] * 0, row=True, tilt=1.0, shade=60)  # the same boxes, nothing written
+    assert len(find_digits_in(pixels)) == 3
+    with pytest.raises(ImageError, match="no digit"):
+        find_digits_in(empty)
 
 
 def test_ruled_lines_alone_are_no_digit():
