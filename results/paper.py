@@ -252,8 +252,8 @@ def frame_lines(faint: np.ndarray) -> np.ndarray:
     found = np.zeros_like(faint)
     for region in measure.regionprops(measure.label(faint, connectivity=2)):
         y0, x0, y1, x1 = region.bbox
-        across = (x0 == 0 and x1 == faint.shape[1]) or (y0 == 0 and y1 == faint.shape[0])
-        if min(y1 - y0, x1 - x0) < FRAME_MIN_SIDE or across:  # a ruled page's lines run off the photo
+        off_the_photo = (x0 == 0 and x1 == faint.shape[1]) or (y0 == 0 and y1 == faint.shape[0])
+        if min(y1 - y0, x1 - x0) < FRAME_MIN_SIDE or off_the_photo:  # a ruled page's lines run off the photo
             continue
         height = _closed_height(region.image)
         if not height:
