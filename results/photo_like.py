@@ -98,15 +98,21 @@ def _cast_shadow(shape: tuple[int, int], digit_height: int, rng: np.random.Gener
     return 1 - rng.uniform(0.3, 0.55) / (1 + np.exp(-np.clip(across / blur, -50, 50)))
 
 
-def _form_boxes(shape: tuple[int, int], cells: list[list[tuple[float, float]]], rng: np.random.Generator) -> np.ndarray:
-    """How much of the light a form's printed boxes take (0-1): the outline of each of `cells` (four
-    corners), 1-3 pixels wide."""
+def _form_boxes(
+    shape: tuple[int, int], boxes: list, cell: float, band: tuple[float, float], left: int, slope: float, rng
+) -> np.ndarray:
+    """How much of the light a form's printed boxes take (0-1): a box `cell` wide round each digit of
+    `boxes`, from row band[0] to band[1] at the row's start `left`, climbing `slope`; apart, or for
+    several digits sometimes a row sharing sides; outlines 1-3 pixels wide."""
     from PIL import ImageDraw
 
+    inset = 0.0 if len(boxes) > 1 and rng.random() < 0.5 else rng.uniform(0.03, 0.1) * cell
     lines = Image.new("L", (shape[1], shape[0]), 0)
     draw = ImageDraw.Draw(lines)
     width = int(rng.integers(1, 4))
-    for corners in cells:
+    for x0, _, x1, _ in boxes:
+        ends = ((x0 + x1) / 2 - cell / 2 + inset, (x0 + x1) / 2 + cell / 2 - inset)
+        corners = [(x, y + (x - left) * slope) for y in band for x in (ends if y == band[0] else ends[::-1])]
         draw.line([*corners, corners[0]], fill=255, width=width)
     return rng.uniform(0.3, 0.75) * np.asarray(lines, dtype=np.float64) / 255.0
 
@@ -172,19 +178,6 @@ def make_picture(images: list[np.ndarray], labels: list[int], condition: str, rn
     if condition == "shadow":
         page *= _cast_shadow(page.shape, height, rng)
     if condition == "boxes":
-        top, bottom = baseline - tallest - rng.uniform(0.1, 0.25) * height, baseline + rng.uniform(0.1, 0.25) * height
-        # A row of boxes sharing their sides, or boxes apart.
-        inset = 0.0 if several and rng.random() < 0.5 else rng.uniform(0.03, 0.1) * cell
-        cells = []
-        for x0, _, x1, _ in boxes:
-            ends = ((x0 + x1) / 2 - cell / 2 + inset, (x0 + x1) / 2 + cell / 2 - inset)
-            cells.append(
-                [
-                    (ends[0], top + (ends[0] - left) * slope),
-                    (ends[1], top + (ends[1] - left) * slope),
-                    (ends[1], bottom + (ends[1] - left) * slope),
-                    (ends[0], bottom + (ends[0] - left) * slope),
-                ]
-            )
-        page *= 1 - _form_boxes(page.shape, cells, rng)
+        band = (baseline - tallest - rng.uniform(0.1, 0.25) * height, baseline + rng.uniform(0.1, 0.25) * height)
+        page *= 1 - _form_boxes(page.shape, boxes, cell, band, left, slope, rng)
     return Picture(_photograph(page, height, rng), [int(d) for d in labels], boxes)
