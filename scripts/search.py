@@ -6,7 +6,7 @@ from pathlib import Path
 # Run from a checkout: this folder holds a search.py that would shadow the search package.
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 
-from search.cli import main  # noqa: E402
+from search.cli import run  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
