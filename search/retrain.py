@@ -20,6 +20,7 @@ from search.errors import RetrainError
 from search.rundir import read_json
 from search.time_schedule import WARMUP_FRACTION, TimeBudget
 from space import CNNHyperModel, compile_cnn
+from space.feeding import batches, fit_arrays
 
 EMA_MOMENTUM = 0.999  # an average over about the last 1,000 steps: two epochs of MNIST at batch 128
 UNTIL_TIME_IS_UP = 100_000  # epochs asked of fit when the clock, not a count, ends the retrain
@@ -92,9 +93,9 @@ def seconds_per_epoch(
     # Whole batches only: a partial last batch would trace the step again inside the timing.
     count = batch_size * max(1, min(steps, len(x) // batch_size))
     callbacks = [StopOnInterrupt()]
-    model.fit(x[: batch_size * 2], y[: batch_size * 2], batch_size=batch_size, epochs=1, verbose=0, callbacks=callbacks)
+    fit_arrays(model, x[: batch_size * 2], y[: batch_size * 2], batch_size, epochs=1, verbose=0, callbacks=callbacks)
     started = time.perf_counter()
-    model.fit(x[:count], y[:count], batch_size=batch_size, epochs=1, verbose=0, callbacks=callbacks)
+    fit_arrays(model, x[:count], y[:count], batch_size, epochs=1, verbose=0, callbacks=callbacks)
     per_step = (time.perf_counter() - started) / math.ceil(count / batch_size)
     keras.backend.clear_session()
     return per_step * math.ceil(len(x) / batch_size)
@@ -217,7 +218,7 @@ def retrain(
     timer = _timer(time_budget, seconds, epochs, steps_per_epoch, rate)
     callbacks.insert(0, timer)
     try:
-        history = model.fit(x, y, batch_size=batch_size, epochs=epochs, callbacks=callbacks, verbose=0)
+        history = fit_arrays(model, x, y, batch_size, epochs=epochs, callbacks=callbacks, verbose=0)
     except kt.errors.FailedTrialError as e:
         raise RetrainError(str(e)) from None
     times = timer.epoch_seconds
@@ -256,7 +257,7 @@ def epoch_records(history, seconds: list[float], steps: list[int], steps_per_epo
 
 def evaluate(model: keras.Model, x_test: np.ndarray, y_test: np.ndarray) -> tuple[dict, np.ndarray]:
     """The one test evaluation: accuracy, loss, per-class accuracy, confusion matrix; and the probabilities."""
-    probabilities = model.predict(x_test, batch_size=512, verbose=0)
+    probabilities = model.predict(batches(x_test, batch_size=512), verbose=0)
     predicted = probabilities.argmax(axis=1)
     loss = float(np.mean(keras.losses.sparse_categorical_crossentropy(y_test, probabilities)))
     matrix = confusion_matrix(y_test, predicted, labels=list(range(10)))

@@ -6,6 +6,7 @@ import keras
 import keras_tuner as kt
 
 from space.config import IMAGE_SIZE, SpaceConfig
+from space.feeding import fit_arrays, is_arrays
 
 NUM_CLASSES = 10
 
@@ -55,10 +56,16 @@ class CNNHyperModel(kt.HyperModel):
         return model
 
     def fit(self, hp: kt.HyperParameters, model: keras.Model, *args, **kwargs):
-        """Train with the trial's batch size."""
+        """Train with the trial's batch size; arrays (the training data, `validation_data`) are fed as
+        tf.data pipelines without the stalls of Keras' own (see space/feeding.py)."""
         s = self.space
-        kwargs["batch_size"] = int(hp.Int("batch_size", s.batch_size_min, s.batch_size_max, step=2, sampling="log"))
-        return model.fit(*args, **kwargs)
+        batch_size = int(hp.Int("batch_size", s.batch_size_min, s.batch_size_max, step=2, sampling="log"))
+        args = list(args)
+        x = args.pop(0) if args else kwargs.pop("x")
+        y = args.pop(0) if args else kwargs.pop("y", None)
+        if args or "sample_weight" in kwargs or not is_arrays(x, y):  # left to Keras as given
+            return model.fit(x, y, *args, batch_size=batch_size, **kwargs)
+        return fit_arrays(model, x, y, batch_size, shuffle=kwargs.pop("shuffle", True), **kwargs)
 
 
 def build_cnn(filters: list[int], dense_units: int, dropout: float, augment: bool = False) -> keras.Model:
