@@ -22,8 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="bench",
         description="Measure tuner overhead (one trial against bare model.fit, interleaved), the input "
-        "pipeline (as fed against pre-loaded float32 tensors) and time to accuracy on MNIST. Writes "
-        "bench.json in the current directory.",
+        "pipeline (as fed against Keras' own feeding and pre-loaded float32 tensors) and time to accuracy "
+        "on MNIST. Writes bench.json in the current directory.",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(

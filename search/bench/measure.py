@@ -26,6 +26,7 @@ from search.display import RichDisplay
 from search.engine import make_tuner
 from search.pipeline import run_search
 from space import CNNHyperModel, SpaceConfig
+from space.feeding import fit_arrays
 
 # The reference CNN: the hand-picked member of the space (3 blocks of 32/64/128, dense 128).
 REFERENCE = {
@@ -117,29 +118,38 @@ def tuner_overhead(x, y, xv, yv, pairs: int = 3, epochs: int = 1, seed: int = 1)
 
 
 def input_pipeline(x, y, pairs: int = 3, seed: int = 1) -> dict:
-    """Training images/s of the reference CNN fed uint8 arrays (as the toolkit feeds it) against
-    pre-loaded float32 tensors."""
+    """Training images/s of the reference CNN over one epoch of `x`, as the toolkit feeds it (uint8 arrays
+    through space/feeding.py), as Keras feeds the same arrays itself, and from pre-loaded float32 tensors."""
     import tensorflow as tf
 
     hp = kt.HyperParameters()
     hp.values = dict(REFERENCE)
-    as_fed = (x, y)
     preloaded = (tf.constant(x.astype(np.float32)), tf.constant(y.astype(np.int32)))
-    rates = {"toolkit": [], "float32_tensors": []}
+    batch = REFERENCE["batch_size"]
+    arms = {
+        "toolkit": lambda model, n: fit_arrays(model, x[:n], y[:n], batch, epochs=1, verbose=0),
+        "keras_arrays": lambda model, n: model.fit(x[:n], y[:n], batch_size=batch, epochs=1, verbose=0),
+        "float32_tensors": lambda model, n: model.fit(
+            preloaded[0][:n], preloaded[1][:n], batch_size=batch, epochs=1, verbose=0
+        ),
+    }
+    rates = {name: [] for name in arms}
     for _ in range(pairs):
-        for name, (features, labels) in (("toolkit", as_fed), ("float32_tensors", preloaded)):
+        for name, fit in arms.items():
             keras.backend.clear_session()
             keras.utils.set_random_seed(seed)
             model = CNNHyperModel(SpaceConfig(conv_blocks_max=3)).build(hp)
-            model.fit(features[:256], labels[:256], batch_size=128, epochs=1, verbose=0)  # trace once
+            fit(model, 256)  # trace once
             started = time.perf_counter()
-            model.fit(features, labels, batch_size=REFERENCE["batch_size"], epochs=1, verbose=0)
+            fit(model, len(x))
             rates[name].append(len(x) / (time.perf_counter() - started))
-    toolkit, floats = statistics.median(rates["toolkit"]), statistics.median(rates["float32_tensors"])
+    toolkit, keras_own, floats = (statistics.median(rates[name]) for name in arms)
     return {
         "images_per_second": toolkit,
+        "keras_arrays_images_per_second": keras_own,
         "float32_images_per_second": floats,
         "ratio": toolkit / floats,
+        "keras_arrays_ratio": toolkit / keras_own,
         "samples": rates,
     }
 
@@ -195,6 +205,7 @@ def as_table(result: dict) -> list[tuple[str, str]]:
     return [
         ("tuner overhead (one trial / bare fit, median)", f"{result['tuner_overhead_ratio']:.3f}"),
         ("input pipeline (as fed / float32 tensors)", f"{result['pipeline_ratio']:.3f}"),
+        ("input pipeline (as fed / Keras' own feeding)", f"{result['pipeline']['keras_arrays_ratio']:.3f}"),
         ("training images per second (reference CNN)", f"{result['images_per_second']:.0f}"),
         (
             f"preset {acc['preset']}: search / retrain / total seconds",
