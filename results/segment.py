@@ -28,6 +28,7 @@ SLANT_COST = 0.05  # of crossing one pixel of ink: a cut leans only to go round 
 ONE_WIDTH = (0.05, 0.45)  # of the height: how narrow to how wide a cut-off "1" may be
 ONE_HEIGHT = 0.75  # of the group's height: a "1" is about as tall as the digits beside it
 BESIDE_ONE = 1.1  # of the height: the digit beside the "1" is no wider than this (92% of MNIST's are not)
+ONE_CUT_STROKES = 1  # the cut that frees a "1" crosses at most this many strokes
 EDGE_CUTS = True  # False offers the even cuts alone (for comparing the two)
 
 
@@ -100,7 +101,7 @@ def _one_at_an_edge(group: Digit, height: float) -> list[list[Digit]]:
             piece.height >= ONE_HEIGHT * group.height
             and piece.width <= ONE_WIDTH[1] * height
             and beside.width <= BESIDE_ONE * height
-            and way[1].cut_strokes <= 1
+            and way[1].cut_strokes <= ONE_CUT_STROKES
         ):
             ways.append(way)
     return ways
