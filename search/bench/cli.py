@@ -17,6 +17,18 @@ def _seeds(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+def _conditions(text: str) -> tuple[str, ...]:
+    from results.photo_like import CONDITIONS
+
+    chosen = tuple(c.strip() for c in text.split(",") if c.strip())
+    unknown = [c for c in chosen if c not in CONDITIONS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown condition {', '.join(unknown) or repr(text)}; choose from {', '.join(CONDITIONS)}"
+        )
+    return chosen
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The benchmark's command line."""
     p = argparse.ArgumentParser(
@@ -72,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--digits", type=int, default=100, help="with --photos: single-digit pictures per condition")
     p.add_argument("--numbers", type=int, default=60, help="with --photos: number pictures per condition")
+    p.add_argument(
+        "--conditions",
+        type=_conditions,
+        help="with --photos: only these conditions, comma-separated (plain, uneven_light, ruled, grid, shadow, "
+        "boxes; default all); each condition's pictures are the same as in a run of all six",
+    )
     return p
 
 
@@ -145,7 +163,8 @@ def _photos_main(args) -> int:
     except RunError as e:
         raise UserError(str(e)) from None
     seed = args.seeds[0]
-    scores = measure(model, test.images, test.labels, digits=args.digits, numbers=args.numbers, seed=seed)
+    conditions = {"conditions": args.conditions} if args.conditions else {}
+    scores = measure(model, test.images, test.labels, digits=args.digits, numbers=args.numbers, seed=seed, **conditions)
     print(f"photo-like pictures of {run.path}'s test digits (seed {seed}):")
     print(table(scores))
     atomic.write_json(
