@@ -154,6 +154,7 @@ def _tuners_main(args) -> int:
 def _photos_main(args) -> int:
     from results import atomic
     from results.photo_bench import measure, table
+    from results.photo_like import CONDITIONS
     from results.run import RunError, open_run
 
     try:
@@ -163,8 +164,8 @@ def _photos_main(args) -> int:
     except RunError as e:
         raise UserError(str(e)) from None
     seed = args.seeds[0]
-    conditions = {"conditions": args.conditions} if args.conditions else {}
-    scores = measure(model, test.images, test.labels, digits=args.digits, numbers=args.numbers, seed=seed, **conditions)
+    conditions = args.conditions or CONDITIONS
+    scores = measure(model, test.images, test.labels, conditions, digits=args.digits, numbers=args.numbers, seed=seed)
     print(f"photo-like pictures of {run.path}'s test digits (seed {seed}):")
     print(table(scores))
     atomic.write_json(
