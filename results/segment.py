@@ -4,8 +4,8 @@ Connected components of the ink are grouped into digits: pieces that share most 
 are one digit (the broken bar of a 5, a 4 drawn in two strokes); a piece far shorter than the
 digits joins the digit it all but touches, or is left out. A group wide enough to be several
 digits touching gets the ways to cut it, along the paths through the least ink near the even cuts, and
-for two, near either edge too (a narrow "1" touching a wide neighbour); the classifier chooses among
-them (results/predict.py).
+for two, near either edge too (a narrow "1" touching its neighbour, also in a group too narrow for two
+even cuts); the classifier chooses among them (results/predict.py).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import numpy as np
 from skimage import measure
 
 SAME_DIGIT_OVERLAP = 0.5  # of the narrower piece's width shared with another: both are one digit
-SMALL_PIECE = 0.45  # of the typical digit's height: a separate piece this short is a stroke or a remnant
+SMALL_PIECE = 0.6  # of the typical digit's height: a separate piece this short is a stroke or a remnant, not a digit
 STROKE_GAP = 0.12  # of the typical digit's height: a short piece this close to a digit is one of its strokes
+JOINED_WIDEST = 1.6  # of the typical digit's height: a stroke joined to a digit leaves it no wider (a long 5: 1.4)
 WIDEST_DIGIT = 1.2  # width / height above which a group is most likely touching digits
 DIGIT_WIDTH = 0.72  # a handwritten digit's typical width / height, for guessing how many touch
 MAX_DIGIT_WIDTH = 2.0  # no one digit is wider than this (a 5 with a long slanted bar comes close)
@@ -29,6 +30,7 @@ ONE_WIDTH = (0.05, 0.45)  # of the height: how narrow to how wide a cut-off "1" 
 ONE_HEIGHT = 0.75  # of the group's height: a "1" is about as tall as the digits beside it
 BESIDE_ONE = 1.1  # of the height: the digit beside the "1" is no wider than this (92% of MNIST's are not)
 ONE_CUT_STROKES = 1  # the cut that frees a "1" crosses at most this many strokes
+ONE_PAIR_WIDTH = 0.5  # of the height: a group this wide may be a "1" touching a neighbour, though narrow for two
 EDGE_CUTS = True  # False offers the even cuts alone (for comparing the two)
 
 
@@ -65,13 +67,14 @@ def find_digits(mask: np.ndarray) -> list[list[list[Digit]]]:
 def ways_to_cut(group: Digit, height: float) -> list[list[Digit]]:
     """The plausible readings of `group` as 1 or more touching digits `height` tall, each cut at the
     path through the least ink near where an even cut would fall; the count its width suggests comes first.
-    A group that may be two digits is also offered as a "1" at either edge and the digit beside it."""
+    A group that may be two digits, or is at least ONE_PAIR_WIDTH wide, is also offered as a "1" at either
+    edge and the digit beside it."""
     likeliest = max(1, round(group.width / (DIGIT_WIDTH * height))) if group.width > WIDEST_DIGIT * height else 1
     fewest = max(1, math.ceil(group.width / (MAX_DIGIT_WIDTH * height)))
     most = max(fewest, math.floor(group.width / (MIN_PAIR_WIDTH * height)))
     counts = sorted(range(fewest, most + 1), key=lambda k: (abs(k - likeliest), k))[:4]
     ways = [_cut(group, k) for k in counts]
-    if EDGE_CUTS and 2 in counts:
+    if EDGE_CUTS and (2 in counts or group.width >= ONE_PAIR_WIDTH * height):
         offered = {tuple(d.box for d in way) for way in ways}
         ways += [way for way in _one_at_an_edge(group, height) if tuple(d.box for d in way) not in offered]
     return ways
@@ -162,7 +165,7 @@ def _attach_or_drop_small(groups: list[Digit]) -> list[Digit]:
             break
         nearest = min(range(len(digits)), key=lambda i: _box_gap(piece, digits[i]))
         joined = _union(piece, digits[nearest])
-        if _box_gap(piece, digits[nearest]) <= STROKE_GAP * typical and joined.width <= WIDEST_DIGIT * typical:
+        if _box_gap(piece, digits[nearest]) <= STROKE_GAP * typical and joined.width <= JOINED_WIDEST * typical:
             digits[nearest] = joined
     return sorted(digits, key=lambda d: d.box[0])
 

@@ -188,6 +188,52 @@ def test_a_1_touching_a_wide_digit_is_offered_cut_off_at_its_edge(side):
     assert all(min(d.width for d in way) > 10 for way in ways), [[d.box for d in way] for way in ways]
 
 
+def test_a_1_touching_a_narrow_digit_is_offered_cut_off_too():
+    from results.segment import find_digits
+
+    # A "1" (a bar 4 wide, 41 tall) touching a "0" 24 wide: together 0.68 times as wide as tall, too
+    # narrow to be offered as two digits cut evenly, but not too narrow for a "1" and its neighbour.
+    mask = np.zeros((60, 50), bool)
+    _ring(mask, (30, 28), 12, 20, 4)
+    mask[10:51, 12:16] = True
+    (ways,) = find_digits(mask)
+    assert any(len(way) == 2 and way[0].width <= 6 and way[1].width >= 20 for way in ways), [
+        [d.box for d in way] for way in ways
+    ]
+
+
+def test_a_5_whose_long_bar_the_pen_lifted_from_keeps_its_bar():
+    from results.segment import find_digits
+
+    # "0 5 0", 41 tall: the 5's body is a ring under a bar a row of paper above it that runs on past its
+    # right side (as MNIST's 5s often do): together 1.44 times as wide as the digits are tall.
+    mask = np.zeros((70, 200), bool)
+    _ring(mask, (35, 30), 14, 20, 4)
+    _ring(mask, (41, 95), 14, 14, 4)  # the body, rows 27-55
+    mask[21:26, 96:140] = True  # the bar, over the body's right half and beyond
+    _ring(mask, (35, 170), 14, 20, 4)
+    groups = find_digits(mask)
+    assert len(groups) == 3, [[d.box for d in ways[0]] for ways in groups]
+    (five,) = next(way for way in groups[1] if len(way) == 1)  # wide enough to be offered cut in two as well
+    assert five.box[1] == 21 and five.box[2] == 140, five.box
+
+
+def test_a_broken_off_remnant_well_short_of_the_digits_is_no_digit():
+    from results.segment import find_digits
+
+    # Two rings 41 tall, and after them a thin upright remnant 24 tall (0.57 of their height), standing
+    # apart: what is left of a stroke the clean-up broke, not a "1" (a "1" stands as tall as its neighbours).
+    mask = np.zeros((70, 160), bool)
+    _ring(mask, (35, 30), 14, 20, 4)
+    _ring(mask, (35, 80), 14, 20, 4)
+    mask[35:59, 120:123] = True
+    groups = find_digits(mask)
+    assert [ways[0][0].box[2] for ways in groups] == [45, 95], [[d.box for d in ways[0]] for ways in groups]
+    # The same remnant standing as tall as the digits is a digit.
+    mask[15:35, 120:123] = True
+    assert len(find_digits(mask)) == 3
+
+
 def test_a_blank_page_under_uneven_light_has_no_digit():
     yy, xx = np.mgrid[0:300, 0:400]
     page = 220 * (1 - 0.5 * xx / 400) * (1 - 0.2 * yy / 300)
