@@ -76,15 +76,17 @@ def ways_to_cut(group: Digit, height: float) -> list[list[Digit]]:
     ways = [_cut(group, k) for k in counts]
     if EDGE_CUTS and (2 in counts or group.width >= ONE_PAIR_WIDTH * height):
         offered = {tuple(d.box for d in way) for way in ways}
-        ways += [way for way in _one_at_an_edge(group, height) if tuple(d.box for d in way) not in offered]
+        # Too narrow for two even cuts: a "1" beside a digit of a digit's width, not a "1" in two strokes.
+        one = _one_at_an_edge(group, height, wide_neighbour=2 not in counts)
+        ways += [way for way in one if tuple(d.box for d in way) not in offered]
     return ways
 
 
-def _one_at_an_edge(group: Digit, height: float) -> list[list[Digit]]:
+def _one_at_an_edge(group: Digit, height: float, wide_neighbour: bool = False) -> list[list[Digit]]:
     """`group` read as a "1" touching the digit beside it, on the left or on the right: cut where the
-    least ink lies within a 1's width of either edge, and offered only when the narrow piece stands
-    as tall as the group, the digit beside it is no wider than a digit and the cut crossed a single
-    stroke."""
+    least ink lies within a 1's width of either edge, and offered only when both pieces stand as tall
+    as the group, the digit beside it is no wider than a digit (and, with `wide_neighbour`, wider than
+    a "1") and the cut crossed a single stroke."""
     narrowest, widest = (max(1, round(share * height)) for share in ONE_WIDTH)
     width = group.width
     if width < 2 * narrowest + 2:
@@ -102,8 +104,10 @@ def _one_at_an_edge(group: Digit, height: float) -> list[list[Digit]]:
         piece, beside = way[one], way[1 - one]
         if (
             piece.height >= ONE_HEIGHT * group.height
+            and beside.height >= ONE_HEIGHT * group.height  # not a slanted stroke cut in two, one part over the other
             and piece.width <= ONE_WIDTH[1] * height
             and beside.width <= BESIDE_ONE * height
+            and (not wide_neighbour or beside.width > ONE_WIDTH[1] * height)
             and way[1].cut_strokes <= ONE_CUT_STROKES
         ):
             ways.append(way)

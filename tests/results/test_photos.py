@@ -201,6 +201,15 @@ def test_a_1_touching_a_narrow_digit_is_offered_cut_off_too():
         [d.box for d in way] for way in ways
     ]
 
+    # Two thin strokes joined at the top in a group as narrow: one digit's strokes (a "1" the photo broke,
+    # a 7, a 4) far more often than two "1"s, so the "1" is not freed from a neighbour as thin as itself.
+    mask = np.zeros((60, 50), bool)
+    mask[10:51, 12:16] = True
+    mask[10:51, 30:34] = True
+    mask[10:13, 12:34] = True
+    (ways,) = find_digits(mask)
+    assert ways == [[ways[0][0]]], [[d.box for d in way] for way in ways]
+
 
 def test_a_5_whose_long_bar_the_pen_lifted_from_keeps_its_bar():
     from results.segment import find_digits
