@@ -65,7 +65,7 @@ PRESETS = {
         retrain_ema=True,
         retrain_tta=True,
         # From 32 filters: with 16 allowed the search kept a 16/32/64/128 net within 0.03 points of
-        # the 32/64/128 ones on validation, and 155 epochs of it tested below 30 of 32/64/128.
+        # the 32/64/128 ones on validation, and 155 epochs of it tested 99.59%; from 32, 99.68 and 99.64%.
         space=dict(_DOUBLING_SPACE, filters_min=32),
     ),
 }
