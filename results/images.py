@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
+from results.counter import group_image
 from results.paper import clean_ink
 from results.segment import find_digits
 
@@ -118,10 +119,19 @@ class FoundDigit:
     cut_strokes: int = 0  # and the separate strokes it crossed
 
 
-def find_digits_in(grey: np.ndarray) -> list[list[list[FoundDigit]]]:
+class FoundGroup(list):
+    """One group of ink in a photo: the ways to read it (each a list of FoundDigit, left to right; one
+    digit, or touching digits cut apart, as results/segment.py offers them), and `count_image`, the
+    whole group at its own aspect for the digit counter (results/counter.py)."""
+
+    def __init__(self, ways: list[list[FoundDigit]], count_image: np.ndarray):
+        super().__init__(ways)
+        self.count_image = count_image
+
+
+def find_digits_in(grey: np.ndarray) -> list[FoundGroup]:
     """The digits of a photo or scan (greyscale 0-255, any size), left to right, as groups of ink, each
-    with its ways to be read (one digit, or touching digits cut apart; see results/segment.py). Every
-    digit is in MNIST's convention. Raises ImageError when no ink is found."""
+    with its ways to be read. Every digit is in MNIST's convention. Raises ImageError when no ink is found."""
     grey = np.asarray(grey, dtype=np.float64)
     if grey.ndim != 2 or min(grey.shape) < 1:
         raise ImageError(f"expected a 2-D greyscale image, got shape {grey.shape}")
@@ -131,15 +141,35 @@ def find_digits_in(grey: np.ndarray) -> list[list[list[FoundDigit]]]:
     groups = find_digits(mask)
     if not groups:
         raise ImageError("no digit found (no ink stands out from the paper)")
-    return [[[_found(digit, ink, scale, grey.shape) for digit in way] for way in ways] for ways in groups]
+    return [
+        FoundGroup(
+            [[_found(digit, ink, scale, grey.shape) for digit in way] for way in ways],
+            group_image(_strokes_only(ink, *_whole(ways[0]))),
+        )
+        for ways in groups
+    ]
+
+
+def _whole(way) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The box and mask of the group a way of reading it cut into pieces (its pieces cover the group)."""
+    x0, y0 = min(d.box[0] for d in way), min(d.box[1] for d in way)
+    x1, y1 = max(d.box[2] for d in way), max(d.box[3] for d in way)
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    for d in way:
+        mask[d.box[1] - y0 : d.box[3] - y0, d.box[0] - x0 : d.box[2] - x0] |= d.mask
+    return (x0, y0, x1, y1), mask
+
+
+def _strokes_only(ink: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray) -> np.ndarray:
+    """The ink's own shading inside the strokes of `mask` (widened by a pixel for their soft edges),
+    and nothing else in its box: no ruled line, no neighbour's stroke."""
+    x0, y0, x1, y1 = box
+    return np.where(ndimage.binary_dilation(mask, iterations=1), ink[y0:y1, x0:x1], 0.0)
 
 
 def _found(digit, ink: np.ndarray, scale: float, shape: tuple[int, int]) -> FoundDigit:
     x0, y0, x1, y1 = digit.box
-    # The ink's own shading inside the digit's strokes (widened by a pixel for their soft edges),
-    # and nothing else in its box: no ruled line, no neighbour's stroke.
-    strokes = ndimage.binary_dilation(digit.mask, iterations=1)
-    crop = np.where(strokes, ink[y0:y1, x0:x1], 0.0)
+    crop = _strokes_only(ink, digit.box, digit.mask)
     height, width = shape
     box = (
         max(0, int(np.floor(x0 / scale))),
