@@ -4,8 +4,9 @@ Connected components of the ink are grouped into digits: pieces that share most 
 are one digit (the broken bar of a 5, a 4 drawn in two strokes); a piece far shorter than the
 digits joins the digit it all but touches, or is left out. A group wide enough to be several
 digits touching gets the ways to cut it, along the paths through the least ink near the even cuts, and
-for two, near either edge too (a narrow "1" touching its neighbour, also in a group too narrow for two
-even cuts); the classifier chooses among them (results/predict.py).
+for two, near several shares of its width (digits of unequal width, one reaching under the other) and
+near either edge (a narrow "1" touching its neighbour, also in a group too narrow for two even cuts);
+the classifier and the digit counter choose among them (results/predict.py, results/counter.py).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ JOINED_WIDEST = 1.6  # of the typical digit's height: a stroke joined to a digit
 WIDEST_DIGIT = 1.2  # width / height above which a group is most likely touching digits
 DIGIT_WIDTH = 0.72  # a handwritten digit's typical width / height, for guessing how many touch
 MAX_DIGIT_WIDTH = 2.0  # no one digit is wider than this (a 5 with a long slanted bar comes close)
-MIN_PAIR_WIDTH = 0.4  # two touching digits are at least this wide per digit ("11" is narrower: it is missed)
+MIN_PAIR_WIDTH = 0.3  # of the height per digit: two touching digits are at least this wide (a "11" 0.6 of it)
 SLANT_COST = 0.05  # of crossing one pixel of ink: a cut leans only to go round ink
 # A "1" touching a wider neighbour: the cut falls far from the middle, where an even cut does not look.
 ONE_WIDTH = (0.05, 0.45)  # of the height: how narrow to how wide a cut-off "1" may be
@@ -32,6 +33,10 @@ BESIDE_ONE = 1.1  # of the height: the digit beside the "1" is no wider than thi
 ONE_CUT_STROKES = 1  # the cut that frees a "1" crosses at most this many strokes
 ONE_PAIR_WIDTH = 0.5  # of the height: a group this wide may be a "1" touching a neighbour, though narrow for two
 EDGE_CUTS = True  # False offers the even cuts alone (for comparing the two)
+# Two digits that overlap (one's stroke reaching under the other's) part where neither the even cut nor
+# an edge cut looks: a pair is also offered cut near each of these shares of its width.
+PAIR_CUTS = (0.3, 0.4, 0.5, 0.6, 0.7)
+PAIR_REACH = 0.05  # of the width, either side of each
 
 
 @dataclasses.dataclass
@@ -74,11 +79,31 @@ def ways_to_cut(group: Digit, height: float) -> list[list[Digit]]:
     most = max(fewest, math.floor(group.width / (MIN_PAIR_WIDTH * height)))
     counts = sorted(range(fewest, most + 1), key=lambda k: (abs(k - likeliest), k))[:4]
     ways = [_cut(group, k) for k in counts]
+    if 2 in counts and PAIR_CUTS:
+        ways += _more_pair_cuts(group, ways)
     if EDGE_CUTS and (2 in counts or group.width >= ONE_PAIR_WIDTH * height):
         offered = {tuple(d.box for d in way) for way in ways}
         # Too narrow for two even cuts: a "1" beside a digit of a digit's width, not a "1" in two strokes.
         one = _one_at_an_edge(group, height, wide_neighbour=2 not in counts)
         ways += [way for way in one if tuple(d.box for d in way) not in offered]
+    return ways
+
+
+def _more_pair_cuts(group: Digit, offered: list[list[Digit]]) -> list[list[Digit]]:
+    """`group` cut in two along the path through the least ink near each of PAIR_CUTS, where both pieces
+    stand as tall as digits beside each other do, and not already among `offered`."""
+    seen = {tuple(d.box for d in way) for way in offered}
+    ways = []
+    for share in PAIR_CUTS:
+        lo = max(1, round((share - PAIR_REACH) * group.width))
+        hi = min(group.width - 1, round((share + PAIR_REACH) * group.width))
+        if lo >= hi:
+            continue
+        way = _cut_along(group, [cut_path(group.mask, lo, hi)])
+        boxes = tuple(d.box for d in way)
+        if len(way) == 2 and boxes not in seen and min(d.height for d in way) >= ONE_HEIGHT * group.height:
+            seen.add(boxes)
+            ways.append(way)
     return ways
 
 
