@@ -13,7 +13,8 @@ sometimes the page's edge. The steps, in order:
 3. `ink_mask`: scikit-image's Sauvola local threshold, with a global floor against paper grain.
 4. `ruled_lines`, `remove_ruled_lines`: long, thin, straight runs (ruled or grid lines, a few
    degrees of tilt allowed), found among all that stands out from the paper however faintly,
-   are taken out of the ink; strokes that cross them are reconnected.
+   are taken out of the ink; strokes that cross them are reconnected, and an upright run as
+   strong as ink and shorter than the page (a thin "1" touching a ruled line) stays.
 5. `frame_lines`: boxes drawn round the digits (a form's fields) go the same way, however dark.
 6. `remove_clutter`: specks and the page's edge (ink that runs along the photo's border) go.
 """
@@ -31,6 +32,8 @@ MAX_SIDE = 720
 LINE_MIN_ASPECT = 18  # a ruled line is at least this many times longer than it is thick; a "1" or a 7's bar is not
 LINE_MIN_SPAN = 0.5  # of the photo's width (or height): a ruled line crosses most of the photo
 LINE_MAX_STRENGTH = 0.6  # of the ink's strength: ruled lines are fainter than pen or pencil
+UPRIGHT_ON_ITS_OWN = True  # False judges an upright run with the lines it touches alone (for comparing)
+UPRIGHT_STROKE_SPAN = 0.75  # of the photo's height: an upright run shorter than this may be a stroke
 LINE_TILTS = np.deg2rad(np.arange(-6.0, 6.01, 1.5))  # photos are rarely square to the page
 STRONG_INK = 0.6  # of the strongest ink: ink whatever the local threshold says
 MIN_CONTRAST = 0.1  # ink is at least 10% darker than its paper (or brighter than a dark ground)
@@ -184,14 +187,32 @@ def ruled_lines(faint: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """The ruled or grid lines of `faint` (see faint_mask): runs, horizontal or vertical give or take
     LINE_TILTS, at least LINE_MIN_SPAN of the photo long, LINE_MIN_ASPECT times longer than thick,
     and mostly fainter than the ink (a notebook's lines are; a row of touching digits is not)."""
-    candidates = _lines_along(faint) | _lines_along(faint.T).T
+    across, upright = _lines_along(faint), _lines_along(faint.T).T
+    candidates = across | upright
     labels, count = ndimage.label(candidates, structure=np.ones((3, 3)))
     if count == 0:
         return candidates
     strong = np.percentile(ink[ink > 0], 99) if (ink > 0).any() else 255.0
+    lines = _faint_parts(labels, count, ink, LINE_MAX_STRENGTH * strong)
+    if UPRIGHT_ON_ITS_OWN:
+        # A thin "1" whose top touches a ruled line is one piece with it, and as faint as the line on the
+        # whole; on its own it is as strong as ink. (Not so across: a ruled line through a row of digits
+        # takes strength from the strokes that run along it.)
+        labels, count = ndimage.label(upright, structure=np.ones((3, 3)))
+        stroke = ~_faint_parts(labels, count, ink, LINE_MAX_STRENGTH * strong)
+        # A margin line runs the page's height; a "1" does not.
+        spans = [rows.stop - rows.start for rows, _ in ndimage.find_objects(labels)]
+        short = np.concatenate([[False], np.array(spans) < UPRIGHT_STROKE_SPAN * faint.shape[0]])[labels]
+        lines &= ~(upright & ~across & stroke & short)
+    return lines
+
+
+def _faint_parts(labels: np.ndarray, count: int, ink: np.ndarray, limit: float) -> np.ndarray:
+    """The labelled parts whose median ink strength is under `limit`."""
+    if count == 0:
+        return np.zeros(labels.shape, bool)
     strength = ndimage.median(ink, labels, index=np.arange(1, count + 1))
-    faint_enough = np.concatenate([[False], np.asarray(strength) < LINE_MAX_STRENGTH * strong])
-    return faint_enough[labels]
+    return np.concatenate([[False], np.asarray(strength) < limit])[labels]
 
 
 def remove_ruled_lines(

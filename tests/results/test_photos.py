@@ -256,6 +256,23 @@ def test_a_broken_off_remnant_well_short_of_the_digits_is_no_digit():
     assert len(find_digits(mask)) == 3
 
 
+def test_a_thin_1_touching_a_ruled_line_is_kept_and_the_line_goes():
+    # "0 1 0" between two ruled lines, the "1" a thin stroke fainter than the 0s, from the upper line
+    # down to the lower one: one piece with the lines, and as faint as they are on the whole.
+    yy, xx = np.mgrid[0:160, 0:260]
+    page = np.full((160, 260), 225.0)
+    page[38:40, :] = page[118:120, :] = 175
+    for centre in (60, 200):
+        ring = np.hypot((xx - centre) / 22, (yy - 80) / 36)
+        page[(ring <= 1) & (ring >= 0.8)] = 60
+    page[40:118, 129:132] = 120
+    page += np.random.default_rng(0).normal(0, 2, page.shape)
+    _, mask, scale = clean_ink(np.clip(page, 0, 255))
+    assert scale == 1.0
+    assert mask[45:115, 129:132].mean() > 0.9  # the "1"
+    assert not mask[36:42, :20].any() and not mask[116:122, :20].any()  # the lines, away from the digits
+
+
 def test_a_blank_page_under_uneven_light_has_no_digit():
     yy, xx = np.mgrid[0:300, 0:400]
     page = 220 * (1 - 0.5 * xx / 400) * (1 - 0.2 * yy / 300)
