@@ -19,7 +19,7 @@ from scipy import ndimage
 
 from results.counter import group_image
 from results.paper import clean_ink
-from results.segment import find_digits
+from results.segment import find_digits, joined
 
 SIZE = 28
 BOX = 20
@@ -144,32 +144,22 @@ def find_digits_in(grey: np.ndarray) -> list[FoundGroup]:
     return [
         FoundGroup(
             [[_found(digit, ink, scale, grey.shape) for digit in way] for way in ways],
-            group_image(_strokes_only(ink, *_whole(ways[0]))),
+            group_image(_strokes_only(ink, joined(ways[0]))),
         )
         for ways in groups
     ]
 
 
-def _whole(way) -> tuple[tuple[int, int, int, int], np.ndarray]:
-    """The box and mask of the group a way of reading it cut into pieces (its pieces cover the group)."""
-    x0, y0 = min(d.box[0] for d in way), min(d.box[1] for d in way)
-    x1, y1 = max(d.box[2] for d in way), max(d.box[3] for d in way)
-    mask = np.zeros((y1 - y0, x1 - x0), bool)
-    for d in way:
-        mask[d.box[1] - y0 : d.box[3] - y0, d.box[0] - x0 : d.box[2] - x0] |= d.mask
-    return (x0, y0, x1, y1), mask
-
-
-def _strokes_only(ink: np.ndarray, box: tuple[int, int, int, int], mask: np.ndarray) -> np.ndarray:
-    """The ink's own shading inside the strokes of `mask` (widened by a pixel for their soft edges),
-    and nothing else in its box: no ruled line, no neighbour's stroke."""
-    x0, y0, x1, y1 = box
-    return np.where(ndimage.binary_dilation(mask, iterations=1), ink[y0:y1, x0:x1], 0.0)
+def _strokes_only(ink: np.ndarray, digit) -> np.ndarray:
+    """The ink's own shading inside the strokes of `digit` (a segment.Digit; widened by a pixel for their
+    soft edges), and nothing else in its box: no ruled line, no neighbour's stroke."""
+    x0, y0, x1, y1 = digit.box
+    return np.where(ndimage.binary_dilation(digit.mask, iterations=1), ink[y0:y1, x0:x1], 0.0)
 
 
 def _found(digit, ink: np.ndarray, scale: float, shape: tuple[int, int]) -> FoundDigit:
     x0, y0, x1, y1 = digit.box
-    crop = _strokes_only(ink, digit.box, digit.mask)
+    crop = _strokes_only(ink, digit)
     height, width = shape
     box = (
         max(0, int(np.floor(x0 / scale))),

@@ -12,6 +12,7 @@ the classifier and the digit counter choose among them (results/predict.py, resu
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -142,6 +143,12 @@ def _one_at_an_edge(group: Digit, height: float, wide_neighbour: bool = False) -
 def _piece(region) -> Digit:
     y0, x0, y1, x1 = region.bbox
     return Digit((x0, y0, x1, y1), region.image)  # the component's own pixels within its box
+
+
+def joined(pieces: list[Digit]) -> Digit:
+    """The ink that `pieces` (a way of reading a group, or any digits) make together: one box round
+    them all and their masks in it."""
+    return functools.reduce(_union, pieces)
 
 
 def _union(a: Digit, b: Digit) -> Digit:
