@@ -19,6 +19,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from results.photo_like import ink_at_height
+
 COUNTER_PATH = Path(__file__).with_name("counter.keras")
 HEIGHT, WIDTH = 28, 64  # the counter's input: the group's ink, light on black
 INNER = (20, 60)  # the group is scaled into this box, aspect kept (a single digit's height is MNIST's 20)
@@ -50,11 +52,7 @@ def compose(digits: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
     height = int(rng.integers(40, 80))
     inks = []
     for image in digits:
-        rows, cols = np.flatnonzero(image.max(axis=1) > 30), np.flatnonzero(image.max(axis=0) > 30)
-        crop = image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32)
-        h = max(8, round(height * rng.uniform(0.88, 1.12)))
-        w = max(1, round(crop.shape[1] * h / crop.shape[0]))
-        inks.append(np.asarray(Image.fromarray(crop, mode="F").resize((w, h), Image.Resampling.BICUBIC)) / 255.0)
+        inks.append(ink_at_height(image, max(8, round(height * rng.uniform(0.88, 1.12)))))
     gaps = [round(rng.uniform(*OVERLAP) * height) for _ in inks[1:]]
     offsets = [round(rng.normal(0, 0.05 * height)) for _ in inks]
     lefts = np.cumsum([0] + [ink.shape[1] + gap for ink, gap in zip(inks[:-1], gaps, strict=True)])

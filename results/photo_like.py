@@ -42,7 +42,7 @@ class Picture:
         return "".join(map(str, self.digits))
 
 
-def _ink_at_height(image: np.ndarray, height: int) -> np.ndarray:
+def ink_at_height(image: np.ndarray, height: int) -> np.ndarray:
     """A clean MNIST-style digit (light on dark) cut to its ink and scaled to `height` pixels tall, 0-1."""
     rows = np.flatnonzero(image.max(axis=1) > 30)
     cols = np.flatnonzero(image.max(axis=0) > 30)
@@ -144,7 +144,7 @@ def make_picture(images: list[np.ndarray], labels: list[int], condition: str, rn
     several = len(images) > 1
     height = int(rng.integers(40, 101 if several else 121))
     inks = [
-        _ink_at_height(image, max(12, round(height * (rng.uniform(0.9, 1.1) if several else 1)))) for image in images
+        ink_at_height(image, max(12, round(height * (rng.uniform(0.9, 1.1) if several else 1)))) for image in images
     ]
     slope, margin, aside = 0.0, 0.0, 0
     if condition == "boxes":  # each digit about the middle of its box

@@ -80,20 +80,21 @@ def ways_to_cut(group: Digit, height: float) -> list[list[Digit]]:
     most = max(fewest, math.floor(group.width / (MIN_PAIR_WIDTH * height)))
     counts = sorted(range(fewest, most + 1), key=lambda k: (abs(k - likeliest), k))[:4]
     ways = [_cut(group, k) for k in counts]
-    if 2 in counts and PAIR_CUTS:
-        ways += _more_pair_cuts(group, ways)
+    more = _more_pair_cuts(group) if 2 in counts and PAIR_CUTS else []
     if EDGE_CUTS and (2 in counts or group.width >= ONE_PAIR_WIDTH * height):
-        offered = {tuple(d.box for d in way) for way in ways}
         # Too narrow for two even cuts: a "1" beside a digit of a digit's width, not a "1" in two strokes.
-        one = _one_at_an_edge(group, height, wide_neighbour=2 not in counts)
-        ways += [way for way in one if tuple(d.box for d in way) not in offered]
+        more += _one_at_an_edge(group, height, wide_neighbour=2 not in counts)
+    offered = {tuple(d.box for d in way) for way in ways}
+    for way in more:
+        if (boxes := tuple(d.box for d in way)) not in offered:
+            offered.add(boxes)
+            ways.append(way)
     return ways
 
 
-def _more_pair_cuts(group: Digit, offered: list[list[Digit]]) -> list[list[Digit]]:
+def _more_pair_cuts(group: Digit) -> list[list[Digit]]:
     """`group` cut in two along the path through the least ink near each of PAIR_CUTS, where both pieces
-    stand as tall as digits beside each other do, and not already among `offered`."""
-    seen = {tuple(d.box for d in way) for way in offered}
+    stand as tall as digits beside each other do."""
     ways = []
     for share in PAIR_CUTS:
         lo = max(1, round((share - PAIR_REACH) * group.width))
@@ -101,9 +102,7 @@ def _more_pair_cuts(group: Digit, offered: list[list[Digit]]) -> list[list[Digit
         if lo >= hi:
             continue
         way = _cut_along(group, [cut_path(group.mask, lo, hi)])
-        boxes = tuple(d.box for d in way)
-        if len(way) == 2 and boxes not in seen and min(d.height for d in way) >= ONE_HEIGHT * group.height:
-            seen.add(boxes)
+        if len(way) == 2 and min(d.height for d in way) >= ONE_HEIGHT * group.height:
             ways.append(way)
     return ways
 
