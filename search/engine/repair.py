@@ -70,8 +70,12 @@ def repair_tuner(run_dir: Path) -> list[str]:
     oracle = _read_oracle(run_dir, project, has_trials=any(s is not None for s in trials.values()), notes=notes)
     if oracle is None:
         return notes
+    known = kt_compat.trial_ids_in(oracle)
+    for trial_id in sorted(set(trials) - known):
+        if _unrecorded_start(run_dir, project, trial_id, trials[trial_id], notes):
+            del trials[trial_id]
     changed = False
-    for trial_id in sorted(set(trials) | kt_compat.trial_ids_in(oracle)):
+    for trial_id in sorted(set(trials) | known):
         changed |= _repair_trial(run_dir, project, trial_id, trials.get(trial_id), oracle, notes)
     if changed:
         write_state(project / kt_compat.ORACLE_FILE, oracle)
@@ -136,6 +140,27 @@ def _read_oracle(run_dir: Path, project: Path, has_trials: bool, notes: list[str
         f"{path}: {why}, and its copy {copy.name} too: Keras Tuner's search state cannot be rebuilt from the "
         "trials; restore the file, or give --overwrite to search afresh (or another --run-dir)"
     )
+
+
+def _unrecorded_start(run_dir: Path, project: Path, trial_id: str, read, notes: list[str]) -> bool:
+    """Keras Tuner writes a new trial's trial.json, then oracle.json. Killed between the two, the
+    trial is in a folder the oracle never heard of: reloaded, it counts towards max_trials but is
+    never run. Such a trial had not begun training, so its folder goes and the oracle chooses that
+    trial again. Returns whether it went."""
+    state = read[0] if read is not None else None
+    if state is None or state["status"] in ENDED:
+        return False
+    folder = project / f"{layout.TRIAL_PREFIX}{trial_id}"
+    state_files = {kt_compat.TRIAL_FILE, kt_compat.TRIAL_FILE + kt_compat.COPY_SUFFIX}
+    if {p.name for p in folder.iterdir()} <= state_files:
+        shutil.rmtree(folder)
+    else:  # more than a trial being started leaves: keep it, out of Keras Tuner's way
+        set_aside(run_dir, folder)
+    notes.append(
+        f"{folder}: trial {trial_id} was being started when the search stopped, before Keras Tuner "
+        "recorded it; it is chosen again"
+    )
+    return True
 
 
 def _repair_trial(run_dir: Path, project: Path, trial_id: str, read, oracle: dict, notes: list[str]) -> bool:

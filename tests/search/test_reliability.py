@@ -70,6 +70,45 @@ def test_kill_9_during_a_trial_then_rerun_finishes_without_repeating_finished_tr
         assert after[trial] == record, f"{trial} was run again after it had finished"
 
 
+# Runs the search with Keras Tuner's process killed the moment it has written trial 1's trial.json
+# and not yet oracle.json: a moment kill -9 hits at random, here every time.
+KILLED_BETWEEN_THE_TWO_WRITES = """
+import os, runpy, sys
+sys.path[0] = {root!r}
+import search.cli  # what the script imports, in its order, before Keras Tuner is patched
+from keras_tuner.src.engine import oracle
+
+write_trial = oracle.Oracle._save_trial
+
+def write_trial_then_die(self, trial):
+    write_trial(self, trial)
+    if trial.trial_id == "1":
+        os._exit(137)
+
+oracle.Oracle._save_trial = write_trial_then_die
+runpy.run_path({script!r}, run_name="__main__")
+"""
+
+
+@pytest.mark.slow
+def test_killed_between_a_new_trials_file_and_oracle_json_the_rerun_still_runs_every_trial(tmp_path, space_file):
+    run_dir = tmp_path / "run"
+    args = search_args(run_dir, space_file)
+    killer = tmp_path / "search_killed.py"
+    killer.write_text(KILLED_BETWEEN_THE_TWO_WRITES.format(root=str(ROOT), script=str(ROOT / "scripts" / "search.py")))
+    assert run_cli(*args, script=killer).returncode == 137
+    assert trial_status(run_dir, "1") == "RUNNING"
+    assert "1" not in json.loads((run_dir / layout.TUNER / "oracle.json").read_text())["start_order"]
+    finished = trial_records(run_dir)["trial_0"]
+
+    result = run_cli(*args)
+    assert result.returncode == 0, result.stderr
+    metrics = assert_complete_run(run_dir, MAX_TRIALS)
+    assert "trial 1 was being started when the search stopped" in result.stderr + result.stdout
+    assert metrics["trials"]["total"] == MAX_TRIALS
+    assert trial_records(run_dir)["trial_0"] == finished
+
+
 @pytest.mark.slow
 def test_kill_9_during_retraining_redoes_only_the_retrain(tmp_path, space_file):
     run_dir, args, proc = interrupted_search(tmp_path, space_file, retraining, signal.SIGKILL)
