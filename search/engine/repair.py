@@ -189,7 +189,7 @@ def _repair_trial(run_dir: Path, project: Path, trial_id: str, read, oracle: dic
         if copy_why:
             write_state(path, state)
             notes.append(f"{path}{kt_compat.COPY_SUFFIX}: {copy_why}; rewritten from {path.name}")
-        return False
+        return _unrecorded_end(trial_id, state, oracle, notes)
     for d in damaged:
         set_aside(run_dir, d.path)
         notes.append(f"{d}; moved to {run_dir / DAMAGED}, trial {trial_id} runs again")
@@ -206,6 +206,21 @@ def _repair_trial(run_dir: Path, project: Path, trial_id: str, read, oracle: dic
             os.remove(folder / name)
     write_state(path, kt_compat.to_rerun(state))
     kt_compat.schedule_rerun(oracle, trial_id)
+    return True
+
+
+def _unrecorded_end(trial_id: str, state: dict, oracle: dict, notes: list[str]) -> bool:
+    """Keras Tuner writes an ended trial's trial.json, then oracle.json. Killed between the two,
+    the oracle still holds the trial as running and would run it again from scratch; its ending is
+    recorded instead. (A trial Keras Tuner retries is INVALID, left to run again.) Returns whether
+    the oracle's state changed."""
+    if state["status"] not in (layout.COMPLETED, layout.FAILED) or trial_id not in oracle["ongoing_trials"].values():
+        return False
+    if trial_id in oracle["end_order"]:
+        return False
+    _forget_running(oracle, trial_id)
+    oracle["run_times"][trial_id] = oracle["run_times"].get(trial_id, 0) + 1
+    notes.append(f"trial {trial_id} had ended ({state['status']}) when the search stopped; recorded as ended")
     return True
 
 

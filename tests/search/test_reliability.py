@@ -16,6 +16,7 @@ from results import atomic, layout
 from runs import (
     MAX_TRIALS,
     ROOT,
+    SEARCH_SCRIPT,
     assert_complete_run,
     run_cli,
     search_args,
@@ -70,8 +71,8 @@ def test_kill_9_during_a_trial_then_rerun_finishes_without_repeating_finished_tr
         assert after[trial] == record, f"{trial} was run again after it had finished"
 
 
-# Runs the search with Keras Tuner's process killed the moment it has written trial 1's trial.json
-# and not yet oracle.json: a moment kill -9 hits at random, here every time.
+# Runs the search with its process killed the moment Keras Tuner has written trial 1's trial.json
+# with a status, before it writes oracle.json: a moment kill -9 hits at random, here every time.
 KILLED_BETWEEN_THE_TWO_WRITES = """
 import os, runpy, sys
 sys.path[0] = {root!r}
@@ -82,7 +83,7 @@ write_trial = oracle.Oracle._save_trial
 
 def write_trial_then_die(self, trial):
     write_trial(self, trial)
-    if trial.trial_id == "1":
+    if trial.trial_id == "1" and trial.status == {status!r}:
         os._exit(137)
 
 oracle.Oracle._save_trial = write_trial_then_die
@@ -91,22 +92,31 @@ runpy.run_path({script!r}, run_name="__main__")
 
 
 @pytest.mark.slow
-def test_killed_between_a_new_trials_file_and_oracle_json_the_rerun_still_runs_every_trial(tmp_path, space_file):
+@pytest.mark.parametrize(
+    "status, repaired",
+    [("RUNNING", "trial 1 was being started when the search stopped"), ("COMPLETED", "recorded as ended")],
+    ids=["as-it-starts", "as-it-ends"],
+)
+def test_killed_between_a_trials_file_and_oracle_json_every_trial_runs_once(tmp_path, space_file, status, repaired):
     run_dir = tmp_path / "run"
     args = search_args(run_dir, space_file)
     killer = tmp_path / "search_killed.py"
-    killer.write_text(KILLED_BETWEEN_THE_TWO_WRITES.format(root=str(ROOT), script=str(ROOT / "scripts" / "search.py")))
+    killer.write_text(KILLED_BETWEEN_THE_TWO_WRITES.format(root=str(ROOT), status=status, script=str(SEARCH_SCRIPT)))
     assert run_cli(*args, script=killer).returncode == 137
-    assert trial_status(run_dir, "1") == "RUNNING"
-    assert "1" not in json.loads((run_dir / layout.TUNER / "oracle.json").read_text())["start_order"]
-    finished = trial_records(run_dir)["trial_0"]
+    assert trial_status(run_dir, "1") == status
+    oracle = json.loads((run_dir / layout.TUNER / "oracle.json").read_text())
+    assert "1" not in (oracle["start_order"] if status == "RUNNING" else oracle["end_order"])
+    before = trial_records(run_dir)
 
     result = run_cli(*args)
     assert result.returncode == 0, result.stderr
     metrics = assert_complete_run(run_dir, MAX_TRIALS)
-    assert "trial 1 was being started when the search stopped" in result.stderr + result.stdout
     assert metrics["trials"]["total"] == MAX_TRIALS
-    assert trial_records(run_dir)["trial_0"] == finished
+    after = trial_records(run_dir)
+    assert after["trial_0"] == before["trial_0"]
+    if status == "COMPLETED":
+        assert after["trial_1"] == before["trial_1"], "trial 1 was run again after it had finished"
+    assert repaired in result.stdout + result.stderr
 
 
 @pytest.mark.slow
