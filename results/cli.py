@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
@@ -110,7 +111,10 @@ def predict_main(argv: list[str] | None = None) -> int:
     from results.run import RunError, open_run
 
     try:
-        answers = predict_files(open_run(args.run_dir), args.images)
+        with warnings.catch_warnings(record=True) as warned:
+            answers = predict_files(open_run(args.run_dir), args.images)
+        for warning in warned:  # one line each, without Python's file and line
+            print(f"warning: {warning.message}", file=sys.stderr)
     except RunError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

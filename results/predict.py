@@ -162,11 +162,11 @@ def read_found(model, groups: list[FoundGroup], name: str, counter=None) -> Pred
 
 def _counts_seen(groups: list[FoundGroup], counter) -> list[np.ndarray | None]:
     """For each group offered as different counts of digits, the counter's shares of one, two, three or
-    more digits in it; None for a group read one way only."""
+    more digits in it; None for a group read one way only, and for every group when no counter loads."""
     undecided = [i for i, ways in enumerate(groups) if len({len(way) for way in ways}) > 1]
     seen: list[np.ndarray | None] = [None] * len(groups)
-    if undecided:
-        counter = shipped_counter() if counter is None else counter
+    counter = shipped_counter() if counter is None and undecided else counter
+    if undecided and counter is not None:
         shares = count_shares(counter, np.stack([groups[i].count_image for i in undecided]))
         for i, share in zip(undecided, shares, strict=True):
             seen[i] = share

@@ -414,6 +414,24 @@ def test_digits_written_touching_are_read_as_two(mnist_model, test_digits):
 
 
 @pytest.mark.slow
+def test_a_damaged_counter_file_warns_and_numbers_are_still_read(mnist_model, test_digits, tmp_path, monkeypatch):
+    from results import counter
+    from results.predict import read_found
+
+    damaged = tmp_path / "counter.keras"
+    damaged.write_bytes(counter.COUNTER_PATH.read_bytes()[:5000])  # cut short, as a failed copy leaves it
+    monkeypatch.setattr(counter, "COUNTER_PATH", damaged)
+    counter.shipped_counter.cache_clear()
+    images, labels = test_digits
+    try:
+        with pytest.warns(UserWarning, match="the digit counter does not load"):
+            prediction = read_found(mnist_model, find_digits_in(_touching(images[:2], overlap=0.06)), "pair")
+    finally:
+        counter.shipped_counter.cache_clear()
+    assert len(prediction.digits) in (1, 2) and all(0 <= d.digit <= 9 for d in prediction.digits)
+
+
+@pytest.mark.slow
 def test_ink_that_is_no_digit_is_flagged_unsure(mnist_model):
     from results.predict import read_found
 
