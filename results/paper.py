@@ -316,16 +316,19 @@ def _lines_along(
     than thick, tried at each of `tilts`."""
     height, width = mask.shape
     min_length = max(12, round(span * width))
-    found = np.zeros_like(mask)
     columns = np.arange(width)
+    # Room above and below: sheared straight, a tilted line near the top or bottom edge would leave the frame.
+    room = int(np.ceil(width * np.tan(np.abs(tilts).max()))) + 1
+    padded = np.pad(mask, ((room, room), (0, 0)))
+    found = np.zeros_like(padded)
     for tilt in tilts:
         shift = np.round(columns * np.tan(tilt)).astype(int)
-        sheared = _shear(mask, -shift)
+        sheared = _shear(padded, -shift)
         bridged = ndimage.binary_closing(sheared, structure=np.ones((1, 5), bool))  # faint spots break a line
         runs = _long_runs(bridged, min_length) & sheared
         if runs.any():
             found |= _shear(_thin_parts(runs, min_length, aspect), shift)
-    return found
+    return found[room : room + height]
 
 
 def _shear(mask: np.ndarray, shift: np.ndarray) -> np.ndarray:

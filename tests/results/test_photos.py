@@ -273,6 +273,26 @@ def test_a_thin_1_touching_a_ruled_line_is_kept_and_the_line_goes():
     assert not mask[36:42, :20].any() and not mask[116:122, :20].any()  # the lines, away from the digits
 
 
+def test_a_tilted_ruled_line_running_out_of_the_photo_goes_and_the_digits_on_it_come_apart():
+    # Three 0s written on a faint ruled line tilted 3 degrees, which leaves the photo at its bottom
+    # edge a third of the way across: a line the shear that straightens it must not push out of the frame.
+    height, width = 160, 300
+    yy, xx = np.mgrid[0:height, 0:width]
+    page = np.full((height, width), 225.0)
+    line_y = (height - 2) - (xx - 100) * np.tan(np.deg2rad(3))
+    on_line = (np.abs(yy - line_y) <= 0.5) & (xx >= 100)
+    page[on_line] = 175
+    for centre in (140, 200, 260):
+        bottom = (height - 2) - (centre - 100) * np.tan(np.deg2rad(3))
+        ring = np.hypot((xx - centre) / 22, (yy - (bottom - 35)) / 36)
+        page[(ring <= 1) & (ring >= 0.8)] = 60
+    page += np.random.default_rng(0).normal(0, 2, page.shape)
+    _, mask, scale = clean_ink(np.clip(page, 0, 255))
+    assert scale == 1.0
+    assert not mask[on_line & (xx < 112)].any() and not mask[on_line & (xx > 288)].any()  # away from the 0s
+    assert len(find_digits_in(np.clip(page, 0, 255))) == 3
+
+
 def test_a_blank_page_under_uneven_light_has_no_digit():
     yy, xx = np.mgrid[0:300, 0:400]
     page = 220 * (1 - 0.5 * xx / 400) * (1 - 0.2 * yy / 300)
