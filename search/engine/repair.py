@@ -214,9 +214,8 @@ def _unrecorded_end(trial_id: str, state: dict, oracle: dict, notes: list[str]) 
     the oracle still holds the trial as running and would run it again from scratch; its ending is
     recorded instead. (A trial Keras Tuner retries is INVALID, left to run again.) Returns whether
     the oracle's state changed."""
-    if state["status"] not in (layout.COMPLETED, layout.FAILED) or trial_id not in oracle["ongoing_trials"].values():
-        return False
-    if trial_id in oracle["end_order"]:
+    running = trial_id in oracle["ongoing_trials"].values() and trial_id not in oracle["end_order"]
+    if not running or state["status"] not in (layout.COMPLETED, layout.FAILED):
         return False
     _forget_running(oracle, trial_id)
     oracle["run_times"][trial_id] = oracle["run_times"].get(trial_id, 0) + 1
