@@ -12,9 +12,10 @@ sometimes the page's edge. The steps, in order:
    heavier tail away from the paper.
 3. `ink_mask`: scikit-image's Sauvola local threshold, with a global floor against paper grain.
 4. `ruled_lines`, `remove_ruled_lines`: long, thin, straight runs (ruled or grid lines, a few
-   degrees of tilt allowed), found among all that stands out from the paper however faintly,
-   are taken out of the ink; strokes that cross them are reconnected, and an upright run as
-   strong as ink and shorter than the page (a thin "1" touching a ruled line) stays.
+   degrees of tilt allowed, or shorter from edge to edge of the photo), found among all that stands
+   out from the paper however faintly, are taken out of the ink; strokes that cross them are
+   reconnected, and an upright run as strong as ink and shorter than the page (a thin "1" touching
+   a ruled line) stays.
 5. `frame_lines`: boxes drawn round the digits (a form's fields) go the same way, however dark.
 6. `remove_clutter`: specks and the page's edge (ink that runs along the photo's border) go.
 """
@@ -31,6 +32,8 @@ MIN_SIDE = 96
 MAX_SIDE = 720
 LINE_MIN_ASPECT = 18  # a ruled line is at least this many times longer than it is thick; a "1" or a 7's bar is not
 LINE_MIN_SPAN = 0.5  # of the photo's width (or height): a ruled line crosses most of the photo
+LINE_EDGE_SPAN = 0.25  # of the width: a tilted line the photo's top or bottom cuts short runs edge to edge
+LINE_EDGE_REACH = 4  # pixels: a run ending this near the photo's edge runs to it (its faint end fades)
 LINE_MAX_STRENGTH = 0.6  # of the ink's strength: ruled lines are fainter than pen or pencil
 UPRIGHT_ON_ITS_OWN = True  # False judges an upright run with the lines it touches alone (for comparing)
 UPRIGHT_STROKE_SPAN = 0.75  # of the photo's height: an upright run shorter than this may be a stroke
@@ -185,7 +188,8 @@ def ink_mask(ink: np.ndarray) -> np.ndarray:
 
 def ruled_lines(faint: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """The ruled or grid lines of `faint` (see faint_mask): runs, horizontal or vertical give or take
-    LINE_TILTS, at least LINE_MIN_SPAN of the photo long, LINE_MIN_ASPECT times longer than thick,
+    LINE_TILTS, at least LINE_MIN_SPAN of the photo long (LINE_EDGE_SPAN from one edge of the photo to
+    another, as a tilted line that leaves it by its top or bottom), LINE_MIN_ASPECT times longer than thick,
     and mostly fainter than the ink (a notebook's lines are; a row of touching digits is not)."""
     across, upright = _lines_along(faint), _lines_along(faint.T).T
     candidates = across | upright
@@ -312,22 +316,25 @@ def _closed_height(piece: np.ndarray) -> int:
 def _lines_along(
     mask: np.ndarray, span: float = LINE_MIN_SPAN, tilts: np.ndarray = LINE_TILTS, aspect: float = LINE_MIN_ASPECT
 ) -> np.ndarray:
-    """Near-horizontal lines of `mask`: runs at least `span` of the width long and `aspect` times longer
-    than thick, tried at each of `tilts`."""
+    """Near-horizontal lines of `mask`: runs at least `span` of the width long, or LINE_EDGE_SPAN from
+    one edge of the photo to another, and `aspect` times longer than thick, tried at each of `tilts`."""
     height, width = mask.shape
     min_length = max(12, round(span * width))
+    edge_length = max(12, round(LINE_EDGE_SPAN * width))
     columns = np.arange(width)
     # Room above and below: sheared straight, a tilted line near the top or bottom edge would leave the frame.
     room = int(np.ceil(width * np.tan(np.abs(tilts).max()))) + 1
     padded = np.pad(mask, ((room, room), (0, 0)))
+    photo = np.pad(np.ones_like(mask), ((room, room), (0, 0)))
     found = np.zeros_like(padded)
     for tilt in tilts:
         shift = np.round(columns * np.tan(tilt)).astype(int)
         sheared = _shear(padded, -shift)
         bridged = ndimage.binary_closing(sheared, structure=np.ones((1, 5), bool))  # faint spots break a line
-        runs = _long_runs(bridged, min_length) & sheared
-        if runs.any():
-            found |= _shear(_thin_parts(runs, min_length, aspect), shift)
+        for length, edge_to_edge in ((min_length, None), (edge_length, _shear(photo, -shift))):
+            runs = _long_runs(bridged, length, edge_to_edge) & sheared
+            if runs.any():
+                found |= _shear(_thin_parts(runs, length, aspect), shift)
     return found[room : room + height]
 
 
@@ -345,16 +352,26 @@ def _shear(mask: np.ndarray, shift: np.ndarray) -> np.ndarray:
     return out
 
 
-def _long_runs(mask: np.ndarray, min_length: int) -> np.ndarray:
-    """The pixels of `mask` in horizontal runs of at least `min_length`."""
+def _long_runs(mask: np.ndarray, min_length: int, photo: np.ndarray | None = None) -> np.ndarray:
+    """The pixels of `mask` in horizontal runs of at least `min_length`; given `photo` (where the photo
+    lies in `mask`'s frame), only the runs from one of its edges to another, give or take LINE_EDGE_REACH."""
     padded = np.pad(mask, ((0, 0), (1, 1))).astype(np.int8)
+    outside = None if photo is None else ~np.pad(photo, ((0, 0), (1, 1)))  # past either side is outside too
     edges = np.diff(padded, axis=1)
     out = np.zeros_like(mask)
+    reach = LINE_EDGE_REACH
     for row in np.flatnonzero(mask.sum(axis=1) >= min_length):
         starts = np.flatnonzero(edges[row] == 1)
         ends = np.flatnonzero(edges[row] == -1)
         for start, end in zip(starts, ends, strict=True):
-            if end - start >= min_length:
+            # In the padded row the run is start+1 .. end: the `reach` pixels each side of it are looked at.
+            if end - start >= min_length and (
+                outside is None
+                or (
+                    outside[row, max(0, start + 1 - reach) : start + 1].any()
+                    and outside[row, end + 1 : end + 1 + reach].any()
+                )
+            ):
                 out[row, start:end] = True
     return out
 
