@@ -191,7 +191,7 @@ def ruled_lines(faint: np.ndarray, ink: np.ndarray) -> np.ndarray:
     LINE_TILTS, at least LINE_MIN_SPAN of the photo long (LINE_EDGE_SPAN from one edge of the photo to
     another, as a tilted line that leaves it by its top or bottom), LINE_MIN_ASPECT times longer than thick,
     and mostly fainter than the ink (a notebook's lines are; a row of touching digits is not)."""
-    across, upright = _lines_along(faint), _lines_along(faint.T).T
+    across, upright = _lines_along(faint, edge_span=LINE_EDGE_SPAN), _lines_along(faint.T, edge_span=LINE_EDGE_SPAN).T
     candidates = across | upright
     labels, count = ndimage.label(candidates, structure=np.ones((3, 3)))
     if count == 0:
@@ -314,13 +314,18 @@ def _closed_height(piece: np.ndarray) -> int:
 
 
 def _lines_along(
-    mask: np.ndarray, span: float = LINE_MIN_SPAN, tilts: np.ndarray = LINE_TILTS, aspect: float = LINE_MIN_ASPECT
+    mask: np.ndarray,
+    span: float = LINE_MIN_SPAN,
+    tilts: np.ndarray = LINE_TILTS,
+    aspect: float = LINE_MIN_ASPECT,
+    edge_span: float | None = None,
 ) -> np.ndarray:
-    """Near-horizontal lines of `mask`: runs at least `span` of the width long, or LINE_EDGE_SPAN from
-    one edge of the photo to another, and `aspect` times longer than thick, tried at each of `tilts`."""
+    """Near-horizontal lines of `mask`: runs at least `span` of the width long, or `edge_span` from one
+    edge of `mask` to another (`mask` being the whole photo), and `aspect` times longer than thick,
+    tried at each of `tilts`."""
     height, width = mask.shape
     min_length = max(12, round(span * width))
-    edge_length = max(12, round(LINE_EDGE_SPAN * width))
+    lengths = [(min_length, False)] + ([(max(12, round(edge_span * width)), True)] if edge_span else [])
     columns = np.arange(width)
     # Room above and below: sheared straight, a tilted line near the top or bottom edge would leave the frame.
     room = int(np.ceil(width * np.tan(np.abs(tilts).max()))) + 1
@@ -331,8 +336,8 @@ def _lines_along(
         shift = np.round(columns * np.tan(tilt)).astype(int)
         sheared = _shear(padded, -shift)
         bridged = ndimage.binary_closing(sheared, structure=np.ones((1, 5), bool))  # faint spots break a line
-        for length, edge_to_edge in ((min_length, None), (edge_length, _shear(photo, -shift))):
-            runs = _long_runs(bridged, length, edge_to_edge) & sheared
+        for length, edge_to_edge in lengths:
+            runs = _long_runs(bridged, length, _shear(photo, -shift) if edge_to_edge else None) & sheared
             if runs.any():
                 found |= _shear(_thin_parts(runs, length, aspect), shift)
     return found[room : room + height]
