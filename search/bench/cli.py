@@ -37,6 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
         "pipeline (as fed against Keras' own feeding and pre-loaded float32 tensors) and time to accuracy "
         "on MNIST. Writes bench.json in the current directory.",
     )
+    _add_timing_arguments(p)
+    _add_tuner_arguments(p.add_argument_group("comparing tuners (--tuners)"))
+    _add_photo_arguments(p.add_argument_group("reading photos (--photos)"))
+    return p
+
+
+def _add_timing_arguments(p: argparse.ArgumentParser) -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--quick",
@@ -54,7 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data", metavar="PATH", help="MNIST as .npz or IDX folder (default: $MNIST_DATA)")
     p.add_argument("--run-dir", default="runs/bench", metavar="DIR", help="where the timed run is written")
-    p.add_argument(
+
+
+def _add_tuner_arguments(group) -> None:
+    group.add_argument(
         "--tuners",
         nargs="?",
         const="hyperband,bohb,bayesian,random,grid",
@@ -62,35 +72,40 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead: compare tuners (comma-separated; default all) under one wall budget and the same seeds "
         "on one fixed MNIST task; writes bench.json and bench_tuners.png (see search/bench/tuners.py)",
     )
-    p.add_argument(
-        "--seeds", type=_seeds, default="1,2,3", help="with --tuners: the seeds, comma-separated (default 1,2,3)"
+    group.add_argument(
+        "--seeds",
+        type=_seeds,
+        default="1,2,3",
+        help="with --tuners: the seeds, comma-separated (default 1,2,3); with --photos: the first picks the pictures",
     )
-    p.add_argument(
+    group.add_argument(
         "--budget-minutes", type=float, default=3.0, help="with --tuners: wall budget per search (default 3)"
     )
-    p.add_argument(
+    group.add_argument(
         "--images",
         type=int,
         default=12000,
         help="with --tuners: training images, 20%% of them for validation (default 12000)",
     )
-    p.add_argument("--max-epochs", type=int, default=3, help="with --tuners: epochs a trial may train (default 3)")
-    p.add_argument(
+    group.add_argument("--max-epochs", type=int, default=3, help="with --tuners: epochs a trial may train (default 3)")
+
+
+def _add_photo_arguments(group) -> None:
+    group.add_argument(
         "--photos",
         metavar="RUN_DIR",
         help="instead: how well RUN_DIR's model reads photo-like pictures of its test digits (plain paper, uneven "
         "light, ruled and squared paper, a cast shadow, a form's boxes; single digits and numbers of 3-5 digits) "
         "against the same digits in clean form; writes bench_photos.json (see results/photo_bench.py)",
     )
-    p.add_argument("--digits", type=int, default=100, help="with --photos: single-digit pictures per condition")
-    p.add_argument("--numbers", type=int, default=60, help="with --photos: number pictures per condition")
-    p.add_argument(
+    group.add_argument("--digits", type=int, default=100, help="with --photos: single-digit pictures per condition")
+    group.add_argument("--numbers", type=int, default=60, help="with --photos: number pictures per condition")
+    group.add_argument(
         "--conditions",
         type=_conditions,
         help="with --photos: only these conditions, comma-separated (plain, uneven_light, ruled, grid, shadow, "
         "boxes; default all); each condition's pictures are the same as in a run of all six",
     )
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:
