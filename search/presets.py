@@ -60,9 +60,7 @@ PRESETS = {
         max_epochs=5,  # longer trials separate the close networks of a wider search
         search_subset=30000,
         minutes=60.0,
-        # 9 min of search, 51 of retrain: with the same seed the search runs the same trials, and at 15
-        # min (25%) both runs kept trial 0007, which ends 7 min in; the 8 minutes after it found nothing better
-        search_share=0.15,
+        search_share=0.25,  # 15 min of search, 45 of retrain
         retrain_augment=True,
         retrain_ema=True,
         retrain_tta=True,
