@@ -54,9 +54,9 @@ def build_for_retrain(
 ) -> tuple[keras.Model, int, object]:
     """The CNN of `values`, compiled with the retrain's schedule; returns (model, batch size, schedule).
 
-    `augment` adds random shifts and rotations, active in training only. The schedule is a
-    CosineDecay, or the searched rate itself for schedule="constant" (which a TimeBudget then
-    drives). `ema`: the weights `fit` leaves are an exponential moving average of the steps.
+    `augment` adds random shifts and rotations (and scaling, where the space sets `augment_zoom`),
+    active in training only. The schedule is a CosineDecay, or the searched rate itself for
+    schedule="constant" (which a TimeBudget then drives). `ema`: the weights `fit` leaves are an exponential moving average of the steps.
     """
     hp = kt.HyperParameters()
     hp.values = dict(values)

@@ -42,6 +42,9 @@ class SpaceConfig:
     Each block's width is searched on its own, unless `filters_doubling`: then only the first
     block's width (filters_0) is searched and every later block has twice the one before
     (32 -> 64 -> 128), the usual shape of a CNN that pools as it goes.
+
+    `augment` adds random shifts and rotations in training; `augment_zoom` (with `augment`) also
+    scales each image by up to that fraction either way.
     """
 
     conv_blocks_min: int = 1
@@ -60,6 +63,7 @@ class SpaceConfig:
     batch_size_max: int = 256
     augment: bool = False
     filters_doubling: bool = False
+    augment_zoom: float = 0.0
 
     def __post_init__(self):
         self.validate()
@@ -87,6 +91,8 @@ class SpaceConfig:
             low, high = getattr(self, f"{name}_min"), getattr(self, f"{name}_max")
             if low > high:
                 raise SpaceError(f"space field {name}_min: {low} is greater than {name}_max {high}")
+        if not 0 <= self.augment_zoom < 1:
+            raise SpaceError(f"space field augment_zoom: must be >= 0 and < 1, got {self.augment_zoom}")
         limit = max_pooling_blocks()
         if self.conv_blocks_max > limit:
             raise SpaceError(

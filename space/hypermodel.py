@@ -51,7 +51,7 @@ class CNNHyperModel(kt.HyperModel):
         )
         # Declared here, used in fit(): so the oracle knows it before the first trial ends.
         hp.Int("batch_size", s.batch_size_min, s.batch_size_max, step=2, sampling="log")
-        model = build_cnn(filters, units, dropout, augment=s.augment)
+        model = build_cnn(filters, units, dropout, augment=s.augment, zoom=s.augment_zoom)
         compile_cnn(model, learning_rate, momentum)
         return model
 
@@ -68,12 +68,20 @@ class CNNHyperModel(kt.HyperModel):
         return fit_arrays(model, x, y, batch_size, shuffle=kwargs.pop("shuffle", True), **kwargs)
 
 
-def build_cnn(filters: list[int], dense_units: int, dropout: float, augment: bool = False) -> keras.Model:
-    """A CNN of len(filters) conv blocks and one dense layer, taking raw 0-255 pixels."""
+def build_cnn(
+    filters: list[int], dense_units: int, dropout: float, augment: bool = False, zoom: float = 0.0
+) -> keras.Model:
+    """A CNN of len(filters) conv blocks and one dense layer, taking raw 0-255 pixels.
+
+    `augment`: random shifts and rotations in training, and with `zoom` random scaling by up to
+    that fraction either way (the same in both directions, so a digit keeps its shape).
+    """
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="image")
     x = keras.layers.Rescaling(1 / 255.0)(inputs)
     if augment:
         # Active only in training; inference sees the image as it is.
+        if zoom > 0:
+            x = keras.layers.RandomZoom((-zoom, zoom), fill_mode="constant")(x)
         x = keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant")(x)
         x = keras.layers.RandomRotation(0.03, fill_mode="constant")(x)
     for width in filters:

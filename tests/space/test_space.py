@@ -100,6 +100,8 @@ BAD_TOML = {
     "nan": ("learning_rate_max = nan\n", "learning_rate_max"),
     "infinite": ("learning_rate_max = inf\n", "learning_rate_max"),
     "table": ("[filters]\nmin = 16\n", "filters"),
+    "zoom-whole": ("augment_zoom = 1.0\n", "augment_zoom"),
+    "negative-zoom": ("augment_zoom = -0.1\n", "augment_zoom"),
 }
 
 
@@ -413,7 +415,7 @@ def test_saved_model_loads_without_the_project(tmp_path, batch):
     keras.backend.clear_session()
     originals = {}
     for name, augment in (("m.keras", False), ("m_augment.keras", True)):
-        model = build_cnn([16], 32, 0.1, augment=augment)
+        model = build_cnn([16], 32, 0.1, augment=augment, zoom=0.1 if augment else 0.0)
         compile_cnn(model, 0.05, 0.9)
         model.fit(x, y, batch_size=32, epochs=1, steps_per_epoch=1, verbose=0)
         model.save(tmp_path / name)
@@ -495,3 +497,20 @@ def test_doubling_from_toml(tmp_path):
     path = write_toml(tmp_path, 'filters_doubling = "yes"\n')
     with pytest.raises(SpaceError, match="filters_doubling"):
         SpaceConfig.from_toml(path)
+
+
+def test_zoom_scales_digits_in_training_only(batch):
+    x = batch[0][:32].astype("float32")
+    keras.backend.clear_session()
+    hp = kt.HyperParameters()
+    hp.values = {"conv_blocks": 2, "filters_0": 8}
+    zoomed = SpaceConfig(conv_blocks_max=2, filters_doubling=True, augment=True, augment_zoom=0.2)
+    (zoom,) = layers_of(CNNHyperModel(zoomed).build(hp), keras.layers.RandomZoom)
+    np.testing.assert_array_equal(zoom(x, training=False).numpy(), x)
+    ink = lambda images: (np.asarray(images) > 64).sum(axis=(1, 2, 3))  # noqa: E731
+    ratio = ink(zoom(x, training=True)) / ink(x)
+    assert ratio.min() < 0.95 and ratio.max() > 1.05  # some digits shrink, some grow
+    # Zoom belongs to the augmentation: without `augment` it adds nothing.
+    unaugmented = dataclasses.replace(zoomed, augment=False)
+    assert not layers_of(CNNHyperModel(unaugmented).build(hp), keras.layers.RandomZoom)
+    assert not layers_of(build_cnn([8], 16, 0.0, augment=True), keras.layers.RandomZoom)
