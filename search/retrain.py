@@ -56,7 +56,8 @@ def build_for_retrain(
 
     `augment` adds random shifts and rotations (and scaling, where the space sets `augment_zoom`),
     active in training only. The schedule is a CosineDecay, or the searched rate itself for
-    schedule="constant" (which a TimeBudget then drives). `ema`: the weights `fit` leaves are an exponential moving average of the steps.
+    schedule="constant" (which a TimeBudget then drives). `ema`: the weights `fit` leaves are an
+    exponential moving average of the steps.
     """
     hp = kt.HyperParameters()
     hp.values = dict(values)
