@@ -85,7 +85,12 @@ class RunConfig:
         "with --epochs, train only as many of those epochs as fit, timed on the best CNN before the retrain",
         metavar="M",
     )
-    retrain_augment: bool = option(False, "random shifts and rotations while retraining", flag="--augment", preset=True)
+    retrain_augment: bool = option(
+        False,
+        "random shifts and rotations while retraining (and scaling, where the space sets augment_zoom)",
+        flag="--augment",
+        preset=True,
+    )
     retrain_ema: bool = option(
         False, "the saved model holds a moving average of the retrain's weights", flag="--ema", preset=True
     )
