@@ -139,5 +139,9 @@ class SpaceConfig:
             raise SpaceError(f"{source}: {e}") from None
 
     def to_dict(self) -> dict:
-        """The ranges as a plain mapping (for config.json)."""
-        return dataclasses.asdict(self)
+        """The ranges as a plain mapping (for config.json); `augment_zoom` only when set."""
+        ranges = dataclasses.asdict(self)
+        # Left out at 0, so a run saved before the field existed keeps its search key and resumes.
+        if not ranges["augment_zoom"]:
+            del ranges["augment_zoom"]
+        return ranges

@@ -514,3 +514,12 @@ def test_zoom_scales_digits_in_training_only(batch):
     unaugmented = dataclasses.replace(zoomed, augment=False)
     assert not layers_of(CNNHyperModel(unaugmented).build(hp), keras.layers.RandomZoom)
     assert not layers_of(build_cnn([8], 16, 0.0, augment=True), keras.layers.RandomZoom)
+
+
+def test_zoom_left_out_of_the_saved_ranges_when_off(tmp_path):
+    # A run saved before augment_zoom existed has no such key: its search key must stay the same.
+    assert "augment_zoom" not in SpaceConfig().to_dict()
+    assert SpaceConfig.from_dict(SpaceConfig().to_dict()) == SpaceConfig()
+    zoomed = SpaceConfig.from_toml(write_toml(tmp_path, "augment = true\naugment_zoom = 0.1\n"))
+    assert zoomed.to_dict()["augment_zoom"] == 0.1
+    assert SpaceConfig.from_dict(zoomed.to_dict()) == zoomed
