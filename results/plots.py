@@ -147,10 +147,20 @@ def curves_figure(
     epochs = [e.get("epoch", i + 1) - 1 + e.get("partial", 1) for i, e in enumerate(history)]
     loss = [e.get("loss") for e in history]
     accuracy = [e.get("accuracy") for e in history]
-    loss_ax.plot(epochs, loss, "o-", color="#1f77b4")
+    # --members: one line per network, each from its own epoch 1.
+    members = [e.get("member", 1) for e in history]
+    networks = sorted(set(members))
+    for number in networks:
+        rows = [i for i, m in enumerate(members) if m == number]
+        label = f"network {number}" if len(networks) > 1 else None
+        style = "o-" if len(networks) == 1 else ("o-", "s--", "^:", "d-.")[(number - 1) % 4]
+        loss_ax.plot([epochs[i] for i in rows], [loss[i] for i in rows], style, color="#1f77b4", label=label)
+        acc_ax.plot([epochs[i] for i in rows], [accuracy[i] for i in rows], style, color="#2ca02c", label=label)
+    if len(networks) > 1:
+        loss_ax.legend(fontsize=8)
+        acc_ax.legend(fontsize=8)
     loss_ax.set_title("Retraining loss (train + validation images)")
     loss_ax.set_ylabel("cross-entropy loss")
-    acc_ax.plot(epochs, accuracy, "o-", color="#2ca02c")
     acc_ax.set_title("Retraining accuracy (train + validation images)")
     acc_ax.set_ylabel("accuracy")
 
@@ -174,6 +184,8 @@ def curves_figure(
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     data = {"retrain": {"epochs": epochs, "loss": loss, "accuracy": accuracy}, "trials": curves}
+    if len(networks) > 1:
+        data["retrain"]["member"] = members
     return fig, data
 
 

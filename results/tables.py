@@ -83,7 +83,7 @@ def configuration_table(run: Run) -> TableData:
             "retrain",
             f"trial {fmt(retrain.get('trial_id'))}'s hyperparameters, {fmt(retrain.get('epochs'))} epochs"
             f"{_trimmed(retrain)}, "
-            f"{fmt(retrain.get('schedule'))} learning-rate schedule{_timed(retrain)}",
+            f"{fmt(retrain.get('schedule'))} learning-rate schedule{_timed(retrain)}{_members(retrain)}",
         ],
         ["best hyperparameters", _values(run.best_hyperparameters)],
         ["search space", _space(options.get("space") or run.config.get("search", {}).get("space") or {})],
@@ -275,9 +275,21 @@ def _timed(retrain: dict) -> str:
     return out + (", answers averaged over 5 shifts (TTA)" if retrain.get("tta") else "")
 
 
+def _members(retrain: dict) -> str:
+    """'; 2 networks at peak rates 0.0154 and 0.0462, answers averaged' for a retrain of --members N."""
+    rates = retrain.get("member_peak_rates")
+    if not retrain.get("members") or not isinstance(rates, list):
+        return ""
+    out = f"; {retrain['members']} networks at peak rates {' and '.join(f'{r:.4g}' for r in rates)}, answers averaged"
+    left_out = [e for e in retrain.get("members_left_out") or [] if isinstance(e, dict)]
+    return out + "".join(f"; network {fmt(e.get('network'))} left out ({fmt(e.get('why'))})" for e in left_out)
+
+
 def _trimmed(retrain: dict) -> str:
     """' of 30 asked (what fit in 16 min)' where the retrain's time cap trimmed the epochs."""
     asked, minutes = retrain.get("epochs_asked"), retrain.get("retrain_minutes")
+    if asked is not None and retrain.get("members"):  # epochs counts every network's
+        asked *= retrain["members"] - len(retrain.get("members_left_out") or [])
     if asked is None or not minutes or asked == retrain.get("epochs"):
         return ""
     return f" of {asked} asked (what fit in {minutes:g} min)"

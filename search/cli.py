@@ -37,6 +37,7 @@ def _preset_help() -> str:
         f"trials of up to {p['max_epochs']} epochs on {p['search_subset']} images, then a retrain timed by the clock"
         f"{' with augmentation' if p['retrain_augment'] else ''}{' and weight averaging' if p['retrain_ema'] else ''}"
         f"{', answers averaged over shifted images' if p['retrain_tta'] else ''}"
+        f"{f', {m} networks averaged' if (m := p.get('retrain_members', 1)) > 1 else ''}"
         for name, p in PRESETS.items()
     )
 

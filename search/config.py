@@ -23,7 +23,8 @@ DEFAULT_MAX_TRIALS = 10  # for tuners other than Hyperband, which sizes itself
 # time goes to the retrain.
 SEARCH_SHARE = 0.35
 TEST_RESERVE_SECONDS = 10.0  # the test and the saving took 3.3 s on full MNIST; the process then exits
-TTA_RESERVE_SECONDS = 15.0  # five passes over the 10,000 test images took 6-10 s more
+TTA_RESERVE_SECONDS = 15.0  # five passes over the 10,000 test images took 6-10 s more (per network)
+MAX_MEMBERS = 4  # each network gets 1/N of the retrain: beyond a few, none trains long enough
 
 
 def option(default, help: str, *, flag: str | None = None, metavar: str | None = None, choices=None, preset=False):
@@ -101,6 +102,15 @@ class RunConfig:
         flag="--tta",
         preset=True,
     )
+    retrain_members: int = option(
+        1,
+        "retrain N networks of the best trial, each for 1/N of the retrain, at peak learning rates spread "
+        "from the searched one to 3 times it (capped at the space's learning_rate_max); the saved model "
+        "averages their answers",
+        flag="--members",
+        metavar="N",
+        preset=True,
+    )
     space: SpaceConfig = dataclasses.field(default_factory=SpaceConfig)
     space_file: str | None = option(
         None,
@@ -171,13 +181,15 @@ class RunConfig:
             raise ConfigError("endless Hyperband iterations need --budget-minutes or --max-trials")
         if self.hyperband_factor < 2:
             raise ConfigError(f"Hyperband's factor must be at least 2, got {self.hyperband_factor}")
+        if not 1 <= self.retrain_members <= MAX_MEMBERS:
+            raise ConfigError(f"--members must be from 1 to {MAX_MEMBERS}, got {self.retrain_members}")
         if self.seed < 0:
             raise ConfigError(f"--seed must be >= 0, got {self.seed}")
 
     @property
     def test_reserve_seconds(self) -> float:
         """What a clock-driven retrain leaves of --minutes for the test and the saving."""
-        return TEST_RESERVE_SECONDS + (TTA_RESERVE_SECONDS if self.retrain_tta else 0.0)
+        return TEST_RESERVE_SECONDS + (TTA_RESERVE_SECONDS * self.retrain_members if self.retrain_tta else 0.0)
 
     @property
     def search_minutes(self) -> float | None:

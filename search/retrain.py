@@ -24,6 +24,23 @@ from space.feeding import batches, fit_arrays
 
 EMA_MOMENTUM = 0.999  # an average over about the last 1,000 steps: two epochs of MNIST at batch 128
 UNTIL_TIME_IS_UP = 100_000  # epochs asked of fit when the clock, not a count, ends the retrain
+# --members: the networks' peak rates run from the searched one to this multiple of it. Trials of a
+# few epochs favour a rate that gets far fast; retrained at 3.25x, the thorough winner tested as well
+# as at its own rate with errors of its own (docs/experiments.md), which is what an average gains from.
+MEMBER_RATE_SPREAD = 3.0
+
+
+def member_rate_scales(members: int) -> list[float]:
+    """The peak-rate multiples of `members` networks: geometric from 1 to MEMBER_RATE_SPREAD."""
+    if members == 1:
+        return [1.0]
+    return [MEMBER_RATE_SPREAD ** (i / (members - 1)) for i in range(members)]
+
+
+def peak_rate(searched: float, scale: float, space) -> float:
+    """The retrain's peak rate: `searched` times `scale`, never above the space's learning_rate_max
+    (the fastest rate its ranges allow), unless the searched rate itself is above it."""
+    return min(searched * scale, max(searched, space.learning_rate_max))
 
 
 def learning_rate_schedule(peak: float, steps: int, kind: str = "cosine"):
@@ -51,13 +68,15 @@ def build_for_retrain(
     schedule: str,
     augment: bool = False,
     ema: bool = False,
+    rate_scale: float = 1.0,
 ) -> tuple[keras.Model, int, object]:
     """The CNN of `values`, compiled with the retrain's schedule; returns (model, batch size, schedule).
 
     `augment` adds random shifts and rotations (and scaling, where the space sets `augment_zoom`),
-    active in training only. The schedule is a CosineDecay, or the searched rate itself for
-    schedule="constant" (which a TimeBudget then drives). `ema`: the weights `fit` leaves are an
-    exponential moving average of the steps.
+    active in training only. The schedule is a CosineDecay, or the peak rate itself for
+    schedule="constant" (which a TimeBudget then drives). The peak is the searched rate times
+    `rate_scale`, never above the space's learning_rate_max (or the searched rate, if higher).
+    `ema`: the weights `fit` leaves are an exponential moving average of the steps.
     """
     hp = kt.HyperParameters()
     hp.values = dict(values)
@@ -66,7 +85,8 @@ def build_for_retrain(
     model = hypermodel.build(hp)
     batch_size = int(values["batch_size"])
     steps = epochs * math.ceil(train_size / batch_size)
-    schedule = learning_rate_schedule(float(model.optimizer.learning_rate), steps, schedule)
+    peak = peak_rate(float(model.optimizer.learning_rate), rate_scale, hypermodel.space)
+    schedule = learning_rate_schedule(peak, steps, schedule)
     compile_cnn(model, schedule, float(model.optimizer.momentum), EMA_MOMENTUM if ema else None)
     return model, batch_size, schedule
 
@@ -105,7 +125,8 @@ def seconds_per_epoch(
 def plan_epochs(
     plan_path: Path, request: dict, hypermodel: CNNHyperModel, x, y, display: Display, strategy=None
 ) -> tuple[int, float | None]:
-    """How many epochs the retrain runs, and the measured seconds of one (None when not capped).
+    """How many epochs the retrain runs (each network, under --members), and the measured seconds of
+    one (None when not capped).
 
     Under `retrain_minutes` the count depends on the speed measured now, so it is written to
     `plan_path` before training: a retrain redone after a kill or Ctrl-C runs the same epochs again.
@@ -120,7 +141,9 @@ def plan_epochs(
             values, augment = request["hyperparameters"], request["augment"]
             epoch_seconds = round(seconds_per_epoch(hypermodel, values, x, y, augment, strategy=strategy), 2)
             seconds_left = minutes * 60 - (time.time() - started)
-            epochs = max(1, min(epochs, int(seconds_left // epoch_seconds)))
+            # --members: each network has its share of the minutes.
+            share = seconds_left / request.get("members", 1)
+            epochs = max(1, min(epochs, int(share // epoch_seconds)))
         atomic.write_json(plan_path, {"request": request, "epochs": epochs, "epoch_seconds": epoch_seconds})
     if epochs < request["epochs_asked"]:
         display.message(
@@ -194,6 +217,7 @@ def retrain(
     seconds: float | None = None,
     time_budget: float | None = None,
     ema: bool = False,
+    rate_scale: float = 1.0,
 ) -> tuple[keras.Model, list[dict]]:
     """Train the best CNN from scratch on (x, y); returns the model and one dict per epoch.
 
@@ -202,6 +226,7 @@ def retrain(
     `time_budget`: ignore `epochs`; train for this many seconds with the learning rate driven
     by the share of them spent (see TimeBudget); the last epoch is usually partial.
     `ema`: the model returned holds the moving average of its weights.
+    `rate_scale`: the peak learning rate is the searched one times this (see build_for_retrain).
     Each epoch's dict holds its metrics, `seconds` and `steps`.
     """
     keras.utils.set_random_seed(seed)
@@ -209,7 +234,9 @@ def retrain(
     if timed:
         epochs, schedule = UNTIL_TIME_IS_UP, "constant"
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model, batch_size, rate = build_for_retrain(hypermodel, values, epochs, len(x), schedule, augment, ema)
+        model, batch_size, rate = build_for_retrain(
+            hypermodel, values, epochs, len(x), schedule, augment, ema, rate_scale
+        )
     callbacks = [
         StopOnDivergence("retraining the best trial"),
         StopOnInterrupt(),

@@ -7,6 +7,7 @@ first used, so a bad option can be refused before TensorFlow loads.
 from space.config import SpaceConfig, SpaceError, max_pooling_blocks
 
 __all__ = [
+    "averaged",
     "CNNHyperModel",
     "SpaceConfig",
     "SpaceError",
@@ -18,7 +19,7 @@ __all__ = [
 
 
 def __getattr__(name):
-    if name in ("CNNHyperModel", "build_cnn", "compile_cnn", "shift_averaged"):
+    if name in ("CNNHyperModel", "averaged", "build_cnn", "compile_cnn", "shift_averaged"):
         from space import hypermodel
 
         return getattr(hypermodel, name)

@@ -120,6 +120,22 @@ def shift_averaged(model: keras.Model, shifts=SHIFTS) -> keras.Model:
     return wrapped
 
 
+def averaged(models: list[keras.Model]) -> keras.Model:
+    """One model answering with the mean of the probabilities of `models` (an ensemble).
+
+    Built-in layers only, as `shift_averaged`: it loads with plain Keras and takes raw pixels.
+    One model is returned as it is. Costs one pass of each member per prediction.
+    """
+    if len(models) == 1:
+        return models[0]
+    inputs = keras.Input(models[0].input_shape[1:], name="image")
+    # Renamed: members built alike share the name mnist_cnn, and a model's layers need distinct names.
+    answers = [keras.Model(m.input, m.output, name=f"network_{i + 1}")(inputs) for i, m in enumerate(models)]
+    ensemble = keras.Model(inputs, keras.layers.Average(name="digit")(answers), name="networks_averaged")
+    ensemble.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return ensemble
+
+
 def _shifted(images, rows: int, columns: int):
     """`images` moved `rows` down and `columns` right (negative: up, left), same size."""
     if rows == 0 and columns == 0:
