@@ -288,8 +288,9 @@ def _members(retrain: dict) -> str:
 def _trimmed(retrain: dict) -> str:
     """' of 30 asked (what fit in 16 min)' where the retrain's time cap trimmed the epochs."""
     asked, minutes = retrain.get("epochs_asked"), retrain.get("retrain_minutes")
-    if asked is not None and retrain.get("members"):  # epochs counts every network's
-        asked *= retrain["members"] - len(retrain.get("members_left_out") or [])
+    if asked is not None and retrain.get("members"):  # epochs counts every network's but a diverged one's
+        left_out = [e for e in retrain.get("members_left_out") or [] if isinstance(e, dict)]
+        asked *= retrain["members"] - sum(e.get("why") == "diverged" for e in left_out)
     if asked is None or not minutes or asked == retrain.get("epochs"):
         return ""
     return f" of {asked} asked (what fit in {minutes:g} min)"

@@ -102,10 +102,18 @@ class RunConfig:
         flag="--tta",
         preset=True,
     )
+    retrain_rate_scale: float = option(
+        1.0,
+        "the retrain's peak learning rate is the searched one times F (never above the space's "
+        "learning_rate_max); with --members, the first network's",
+        flag="--rate-scale",
+        metavar="F",
+        preset=True,
+    )
     retrain_members: int = option(
         1,
         "retrain N networks of the best trial, each for 1/N of the retrain, at peak learning rates spread "
-        "from the searched one to 3 times it (capped at the space's learning_rate_max); the saved model "
+        "from the --rate-scale one to 3 times it (capped at the space's learning_rate_max); the saved model "
         "averages their answers",
         flag="--members",
         metavar="N",
@@ -181,6 +189,8 @@ class RunConfig:
             raise ConfigError("endless Hyperband iterations need --budget-minutes or --max-trials")
         if self.hyperband_factor < 2:
             raise ConfigError(f"Hyperband's factor must be at least 2, got {self.hyperband_factor}")
+        if not self.retrain_rate_scale > 0:
+            raise ConfigError(f"--rate-scale must be positive, got {self.retrain_rate_scale}")
         if not 1 <= self.retrain_members <= MAX_MEMBERS:
             raise ConfigError(f"--members must be from 1 to {MAX_MEMBERS}, got {self.retrain_members}")
         if self.seed < 0:

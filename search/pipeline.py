@@ -237,6 +237,7 @@ def retrain_request(config: RunConfig, best) -> dict:
         "trial_id": best.trial_id,
         # Listed only when asked: runs finished before --members existed still answer their request.
         **({"members": config.retrain_members} if config.retrain_members > 1 else {}),
+        **({"rate_scale": config.retrain_rate_scale} if config.retrain_rate_scale != 1 else {}),
     }
 
 
@@ -307,7 +308,7 @@ def retrain_best(
     record = {**request, "epochs": len(history), "epoch_seconds": epoch_seconds}
     if config.retrain_members > 1:
         searched = float(request["hyperparameters"]["learning_rate"])
-        scales = member_rate_scales(config.retrain_members)
+        scales = [config.retrain_rate_scale * k for k in member_rate_scales(config.retrain_members)]
         record["member_peak_rates"] = [round(peak_rate(searched, k, config.space), 6) for k in scales]
         record["members_left_out"] = left_out
     if time_budget is not None:
@@ -328,7 +329,7 @@ def retrain_members(
     several) and the networks left out, each {"network": its number, "why": ...}: diverged, or
     far behind the best in training error (see LEFT_OUT_ERROR_RATIO).
     """
-    scales = member_rate_scales(config.retrain_members)
+    scales = [config.retrain_rate_scale * k for k in member_rate_scales(config.retrain_members)]
     models, history, left_out = [], [], []
     for member, scale in enumerate(scales):
         interrupts.check()
