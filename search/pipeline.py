@@ -306,11 +306,12 @@ def retrain_best(
     atomic.write_json(run_dir / layout.HISTORY, {"epochs": history})
     # Fewer epochs than planned where the epochs run showed the rest would not fit.
     record = {**request, "epochs": len(history), "epoch_seconds": epoch_seconds}
-    if config.retrain_members > 1:
+    if config.retrain_members > 1 or config.retrain_rate_scale != 1:
         searched = float(request["hyperparameters"]["learning_rate"])
         scales = [config.retrain_rate_scale * k for k in member_rate_scales(config.retrain_members)]
         record["member_peak_rates"] = [round(peak_rate(searched, k, config.space), 6) for k in scales]
-        record["members_left_out"] = left_out
+        if config.retrain_members > 1:
+            record["members_left_out"] = left_out
     if time_budget is not None:
         trained = sum(e["seconds"] for e in history)
         record.update(seconds_budget=round(time_budget, 2), seconds_trained=round(trained, 2))

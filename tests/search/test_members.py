@@ -19,8 +19,8 @@ from runs import run_cli
 from search.config import MAX_MEMBERS, RunConfig
 from search.errors import ConfigError
 from search.pipeline import retrain_request
-from search.retrain import MEMBER_RATE_SPREAD, member_rate_scales, peak_rate
-from space import SpaceConfig, averaged, build_cnn
+from search.retrain import MEMBER_RATE_SPREAD, build_for_retrain, member_rate_scales, peak_rate
+from space import CNNHyperModel, SpaceConfig, averaged, build_cnn
 
 
 def test_the_rates_spread_from_the_searched_one_to_three_times_it_within_the_space():
@@ -31,6 +31,18 @@ def test_the_rates_spread_from_the_searched_one_to_three_times_it_within_the_spa
     assert peak_rate(0.02, 3.0, space) == pytest.approx(0.06)
     assert peak_rate(0.1, 3.0, space) == pytest.approx(0.2)  # the fastest the space allows
     assert peak_rate(0.3, 3.0, SpaceConfig(learning_rate_max=0.2)) == pytest.approx(0.3)  # never below the searched
+
+
+def test_the_rate_scale_multiplies_the_retrains_peak_within_the_space():
+    values = {"conv_blocks": 1, "filters_0": 8, "dense_units": 16, "learning_rate": 0.02, "batch_size": 64}
+    space = SpaceConfig(conv_blocks_min=1, conv_blocks_max=1, filters_min=8, filters_max=8, learning_rate_max=0.1)
+    rates = {}
+    for scale in (1.0, 3.0, 10.0):
+        model, _, _ = build_for_retrain(CNNHyperModel(space), values, 1, 640, "constant", rate_scale=scale)
+        rates[scale] = float(model.optimizer.learning_rate)
+    assert rates == pytest.approx({1.0: 0.02, 3.0: 0.06, 10.0: 0.1})
+    with pytest.raises(ConfigError, match="--rate-scale must be positive"):
+        RunConfig(retrain_rate_scale=0)
 
 
 @pytest.mark.parametrize("members", [0, MAX_MEMBERS + 1])
@@ -45,6 +57,8 @@ def test_one_network_asks_what_runs_saved_before_members_existed_asked():
     best = kt.engine.trial.Trial(hp, trial_id="0007")
     assert "members" not in retrain_request(RunConfig(retrain_members=1), best)
     assert retrain_request(RunConfig(retrain_members=2), best)["members"] == 2
+    assert "rate_scale" not in retrain_request(RunConfig(), best)
+    assert retrain_request(RunConfig(retrain_rate_scale=3.0), best)["rate_scale"] == 3.0
 
 
 def test_the_average_answers_the_mean_of_its_networks_and_loads_with_plain_keras(tmp_path):
