@@ -276,14 +276,14 @@ def _timed(retrain: dict) -> str:
 
 
 def _members(retrain: dict) -> str:
-    """'; 2 networks at peak rates 0.0154 and 0.0462, answers averaged' for a retrain of --members N,
+    """'; 2 networks at peak rates 0.0154 and 0.0463, answers averaged' for a retrain of --members N,
     '; peak rate 0.0463 (3x the searched one)' for one of --rate-scale 3."""
     rates = retrain.get("member_peak_rates")
     if not isinstance(rates, list) or not rates:
         return ""
     if not retrain.get("members"):  # one network, at --rate-scale times the searched rate
         return f"; peak rate {fmt(rates[0])} ({fmt(retrain.get('rate_scale'))}x the searched one)"
-    out = f"; {retrain['members']} networks at peak rates {' and '.join(f'{r:.4g}' for r in rates)}, answers averaged"
+    out = f"; {retrain['members']} networks at peak rates {' and '.join(fmt(r) for r in rates)}, answers averaged"
     left_out = [e for e in retrain.get("members_left_out") or [] if isinstance(e, dict)]
     return out + "".join(f"; network {fmt(e.get('network'))} left out ({fmt(e.get('why'))})" for e in left_out)
 
