@@ -281,7 +281,7 @@ def _members(retrain: dict) -> str:
     rates = retrain.get("member_peak_rates")
     if not isinstance(rates, list) or not rates:
         return ""
-    if not retrain.get("members"):  # one network, at --rate-scale times the searched rate
+    if retrain.get("members", 1) == 1:  # one network, at --rate-scale times the searched rate
         return f"; peak rate {fmt(rates[0])} ({fmt(retrain.get('rate_scale'))}x the searched one)"
     out = f"; {retrain['members']} networks at peak rates {' and '.join(fmt(r) for r in rates)}, answers averaged"
     left_out = [e for e in retrain.get("members_left_out") or [] if isinstance(e, dict)]
@@ -291,7 +291,7 @@ def _members(retrain: dict) -> str:
 def _trimmed(retrain: dict) -> str:
     """' of 30 asked (what fit in 16 min)' where the retrain's time cap trimmed the epochs."""
     asked, minutes = retrain.get("epochs_asked"), retrain.get("retrain_minutes")
-    if asked is not None and retrain.get("members"):  # epochs counts every network's but a diverged one's
+    if asked is not None and isinstance(retrain.get("members"), int):  # every network but a diverged one
         left_out = [e for e in retrain.get("members_left_out") or [] if isinstance(e, dict)]
         asked *= retrain["members"] - sum(e.get("why") == "diverged" for e in left_out)
     if asked is None or not minutes or asked == retrain.get("epochs"):

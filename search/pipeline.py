@@ -24,7 +24,7 @@ from search.engine import distributed, kt_compat, make_tuner, planned_trials
 from search.engine.memory import Recycle
 from search.engine.records import best_trial, last_error_line, searched_values
 from search.errors import RetrainError, SearchError, UserError
-from search.retrain import evaluate, member_rate_scales, peak_rate, plan_epochs, retrain
+from search.retrain import evaluate, member_rate_scales, peak_rate, plan_epochs, retrain, with_request_defaults
 from space import CNNHyperModel, averaged, shift_averaged
 
 __all__ = ["RunSummary", "SearchError", "run_search"]
@@ -235,9 +235,8 @@ def retrain_request(config: RunConfig, best) -> dict:
         "ema": config.retrain_ema,
         "tta": config.retrain_tta,
         "trial_id": best.trial_id,
-        # Listed only when asked: runs finished before --members existed still answer their request.
-        **({"members": config.retrain_members} if config.retrain_members > 1 else {}),
-        **({"rate_scale": config.retrain_rate_scale} if config.retrain_rate_scale != 1 else {}),
+        "members": config.retrain_members,
+        "rate_scale": config.retrain_rate_scale,
     }
 
 
@@ -262,7 +261,7 @@ def already_retrained(run_dir: Path, request: dict, rows: list[dict]) -> tuple[d
 
 def _asked(record: dict | None) -> dict | None:
     # What measured speed chose is not part of what was asked.
-    return {k: v for k, v in record.items() if k not in MEASURED} if record else None
+    return with_request_defaults({k: v for k, v in record.items() if k not in MEASURED}) if record else None
 
 
 MEASURED = (
@@ -307,9 +306,7 @@ def retrain_best(
     # Fewer epochs than planned where the epochs run showed the rest would not fit.
     record = {**request, "epochs": len(history), "epoch_seconds": epoch_seconds}
     if config.retrain_members > 1 or config.retrain_rate_scale != 1:
-        searched = float(request["hyperparameters"]["learning_rate"])
-        scales = [config.retrain_rate_scale * k for k in member_rate_scales(config.retrain_members)]
-        record["member_peak_rates"] = [round(peak_rate(searched, k, config.space), 6) for k in scales]
+        record["member_peak_rates"] = [round(rate, 6) for _, rate in member_rates(config, request)]
         if config.retrain_members > 1:
             record["members_left_out"] = left_out
     if time_budget is not None:
@@ -317,6 +314,14 @@ def retrain_best(
         record.update(seconds_budget=round(time_budget, 2), seconds_trained=round(trained, 2))
         record["share_used"] = round(trained / time_budget, 4)
     return model, record
+
+
+def member_rates(config: RunConfig, request: dict) -> list[tuple[float, float]]:
+    """Each network's (multiple of the searched learning rate, peak learning rate), capped as
+    `peak_rate` caps it: --rate-scale times the spread of `member_rate_scales`."""
+    searched = float(request["hyperparameters"]["learning_rate"])
+    scales = [config.retrain_rate_scale * k for k in member_rate_scales(config.retrain_members)]
+    return [(k, peak_rate(searched, k, config.space)) for k in scales]
 
 
 def retrain_members(
@@ -330,14 +335,13 @@ def retrain_members(
     several) and the networks left out, each {"network": its number, "why": ...}: diverged, or
     far behind the best in training error (see LEFT_OUT_ERROR_RATIO).
     """
-    scales = [config.retrain_rate_scale * k for k in member_rate_scales(config.retrain_members)]
+    rates = member_rates(config, request)
     models, history, left_out = [], [], []
-    for member, scale in enumerate(scales):
+    for member, (scale, rate) in enumerate(rates):
         interrupts.check()
-        networks_left = len(scales) - member
-        if len(scales) > 1:
-            rate = peak_rate(float(request["hyperparameters"]["learning_rate"]), scale, config.space)
-            display.message(f"retraining network {member + 1} of {len(scales)}, at a peak learning rate of {rate:.4g}")
+        networks_left = len(rates) - member
+        if len(rates) > 1:
+            display.message(f"retraining network {member + 1} of {len(rates)}, at a peak learning rate of {rate:.4g}")
         try:
             model, epochs_run = retrain(
                 hypermodel,
@@ -358,7 +362,7 @@ def retrain_members(
             if member == 0:
                 raise
             # A faster network that diverged loses only itself: the ones trained are kept.
-            display.message(f"network {member + 1} of {len(scales)} left out, it diverged: {e}")
+            display.message(f"network {member + 1} of {len(rates)} left out, it diverged: {e}")
             left_out.append({"network": member + 1, "why": "diverged"})
             continue
         models.append((member + 1, model, epochs_run))
@@ -366,12 +370,12 @@ def retrain_members(
     for number, _, _ in models:
         if all(number != k[0] for k in kept):
             display.message(
-                f"network {number} of {len(scales)} left out: its training error ended more than "
+                f"network {number} of {len(rates)} left out: its training error ended more than "
                 f"{LEFT_OUT_ERROR_RATIO:g} times the best network's"
             )
             left_out.append({"network": number, "why": f"training error over {LEFT_OUT_ERROR_RATIO:g}x the best's"})
     for number, _, epochs_run in models:
-        history += [dict(e, member=number) for e in epochs_run] if len(scales) > 1 else epochs_run
+        history += [dict(e, member=number) for e in epochs_run] if len(rates) > 1 else epochs_run
     return [k[1] for k in kept], history, sorted(left_out, key=lambda e: e["network"])
 
 

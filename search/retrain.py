@@ -122,6 +122,16 @@ def seconds_per_epoch(
     return per_step * math.ceil(len(x) / batch_size)
 
 
+# Retrain options added after runs were saved: a saved request without one asked for its default,
+# so a run finished or planned before the option existed still answers the same request.
+REQUEST_DEFAULTS = {"members": 1, "rate_scale": 1.0}
+
+
+def with_request_defaults(saved: dict) -> dict:
+    """A saved retrain request with REQUEST_DEFAULTS for the options it does not name."""
+    return {**REQUEST_DEFAULTS, **saved}
+
+
 def plan_epochs(
     plan_path: Path, request: dict, hypermodel: CNNHyperModel, x, y, display: Display, strategy=None
 ) -> tuple[int, float | None]:
@@ -132,7 +142,7 @@ def plan_epochs(
     `plan_path` before training: a retrain redone after a kill or Ctrl-C runs the same epochs again.
     """
     plan = read_json(plan_path)
-    if plan and plan.get("request") == request:
+    if plan and isinstance(plan.get("request"), dict) and with_request_defaults(plan["request"]) == request:
         epochs, epoch_seconds = plan["epochs"], plan.get("epoch_seconds")
     else:
         started = time.time()
@@ -142,7 +152,7 @@ def plan_epochs(
             epoch_seconds = round(seconds_per_epoch(hypermodel, values, x, y, augment, strategy=strategy), 2)
             seconds_left = minutes * 60 - (time.time() - started)
             # --members: each network has its share of the minutes.
-            share = seconds_left / request.get("members", 1)
+            share = seconds_left / request["members"]
             epochs = max(1, min(epochs, int(share // epoch_seconds)))
         atomic.write_json(plan_path, {"request": request, "epochs": epochs, "epoch_seconds": epoch_seconds})
     if epochs < request["epochs_asked"]:

@@ -18,7 +18,7 @@ from results.tables import configuration_table
 from runs import run_cli
 from search.config import MAX_MEMBERS, RunConfig
 from search.errors import ConfigError
-from search.pipeline import retrain_request
+from search.pipeline import already_retrained, retrain_request
 from search.retrain import MEMBER_RATE_SPREAD, build_for_retrain, member_rate_scales, peak_rate
 from space import CNNHyperModel, SpaceConfig, averaged, build_cnn
 
@@ -51,14 +51,19 @@ def test_a_count_of_networks_out_of_range_is_refused(members):
         RunConfig(retrain_members=members)
 
 
-def test_one_network_asks_what_runs_saved_before_members_existed_asked():
+def test_a_run_finished_before_members_existed_still_answers_a_one_network_request(tmp_path):
     hp = kt.HyperParameters()
     hp.values = {"learning_rate": 0.02, "batch_size": 64}
     best = kt.engine.trial.Trial(hp, trial_id="0007")
-    assert "members" not in retrain_request(RunConfig(retrain_members=1), best)
-    assert retrain_request(RunConfig(retrain_members=2), best)["members"] == 2
-    assert "rate_scale" not in retrain_request(RunConfig(), best)
-    assert retrain_request(RunConfig(retrain_rate_scale=3.0), best)["rate_scale"] == 3.0
+    one = retrain_request(RunConfig(), best)
+    assert (one["members"], one["rate_scale"]) == (1, 1.0)
+    saved_before = {k: v for k, v in one.items() if k not in ("members", "rate_scale")}
+    counts = {"total": 0, "completed": 0, "failed": 0}
+    (tmp_path / layout.MODEL).write_bytes(b"a model")
+    (tmp_path / layout.METRICS).write_text(json.dumps({"retrain": {**saved_before, "epochs": 3}, "trials": counts}))
+    assert already_retrained(tmp_path, one, []) is not None
+    assert already_retrained(tmp_path, retrain_request(RunConfig(retrain_rate_scale=3.0), best), []) is None
+    assert not (tmp_path / layout.METRICS).exists()  # asked otherwise: the run is unfinished again
 
 
 def test_the_average_answers_the_mean_of_its_networks_and_loads_with_plain_keras(tmp_path):
