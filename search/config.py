@@ -88,7 +88,8 @@ class RunConfig:
     )
     retrain_augment: bool = option(
         False,
-        "random shifts and rotations while retraining (and scaling, where the space sets augment_zoom)",
+        "random shifts and rotations while retraining (and scaling or elastic distortion, where the space "
+        "sets augment_zoom or augment_elastic)",
         flag="--augment",
         preset=True,
     )

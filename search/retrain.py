@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import math
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from search.rundir import read_json
 from search.time_schedule import WARMUP_FRACTION, TimeBudget
 from space import CNNHyperModel, compile_cnn
 from space.feeding import batches, fit_arrays
+from space.hypermodel import training_distortion
 
 EMA_MOMENTUM = 0.999  # an average over about the last 1,000 steps: two epochs of MNIST at batch 128
 UNTIL_TIME_IS_UP = 100_000  # epochs asked of fit when the clock, not a count, ends the retrain
@@ -73,9 +75,10 @@ def build_for_retrain(
     """The CNN of `values`, compiled with the retrain's schedule; returns (model, batch size, schedule).
 
     `augment` adds random shifts and rotations (and scaling, where the space sets `augment_zoom`),
-    active in training only. The schedule is a CosineDecay, or the peak rate itself for
-    schedule="constant" (which a TimeBudget then drives). The peak is the searched rate times
-    `rate_scale`, never above the space's learning_rate_max (or the searched rate, if higher).
+    active in training only; elastic distortion (the space's `augment_elastic`) is not part of the
+    model but of the training batches (see `training_distortion`). The schedule is a CosineDecay,
+    or the peak rate itself for schedule="constant" (which a TimeBudget then drives). The peak is
+    the searched rate times `rate_scale`, never above the space's learning_rate_max (or the searched rate, if higher).
     `ema`: the weights `fit` leaves are an exponential moving average of the steps.
     """
     hp = kt.HyperParameters()
@@ -114,9 +117,11 @@ def seconds_per_epoch(
     # Whole batches only: a partial last batch would trace the step again inside the timing.
     count = batch_size * max(1, min(steps, len(x) // batch_size))
     callbacks = [StopOnInterrupt()]
-    fit_arrays(model, x[: batch_size * 2], y[: batch_size * 2], batch_size, epochs=1, verbose=0, callbacks=callbacks)
+    distort = training_distortion(dataclasses.replace(hypermodel.space, augment=augment))
+    fit = functools.partial(fit_arrays, model, batch_size=batch_size, distort=distort, epochs=1, verbose=0)
+    fit(x[: batch_size * 2], y[: batch_size * 2], callbacks=callbacks)
     started = time.perf_counter()
-    fit_arrays(model, x[:count], y[:count], batch_size, epochs=1, verbose=0, callbacks=callbacks)
+    fit(x[:count], y[:count], callbacks=callbacks)
     per_step = (time.perf_counter() - started) / math.ceil(count / batch_size)
     keras.backend.clear_session()
     return per_step * math.ceil(len(x) / batch_size)
@@ -256,7 +261,8 @@ def retrain(
     timer = _timer(time_budget, seconds, epochs, steps_per_epoch, rate)
     callbacks.insert(0, timer)
     try:
-        history = fit_arrays(model, x, y, batch_size, epochs=epochs, callbacks=callbacks, verbose=0)
+        distort = training_distortion(dataclasses.replace(hypermodel.space, augment=augment))
+        history = fit_arrays(model, x, y, batch_size, epochs=epochs, callbacks=callbacks, verbose=0, distort=distort)
     except kt.errors.FailedTrialError as e:
         raise RetrainError(str(e)) from None
     times = timer.epoch_seconds

@@ -12,6 +12,11 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 IMAGE_SIZE = 28
+ELASTIC_MAX_PIXELS = 4.0
+
+
+# Fields added after runs were saved: left out of to_dict at 0 (their default).
+OPTIONAL_FIELDS = ("augment_zoom", "augment_elastic")
 
 
 class SpaceError(ValueError):
@@ -44,7 +49,9 @@ class SpaceConfig:
     (32 -> 64 -> 128), the usual shape of a CNN that pools as it goes.
 
     `augment` adds random shifts and rotations in training; `augment_zoom` (with `augment`) also
-    scales each image by up to that fraction either way.
+    scales each image by up to that fraction either way, and `augment_elastic` (with `augment`)
+    distorts each one elastically, its pixels moved by a smooth field of that standard deviation
+    in pixels (see space/distortion.py).
     """
 
     conv_blocks_min: int = 1
@@ -64,6 +71,7 @@ class SpaceConfig:
     augment: bool = False
     filters_doubling: bool = False
     augment_zoom: float = 0.0
+    augment_elastic: float = 0.0
 
     def __post_init__(self):
         self.validate()
@@ -93,6 +101,12 @@ class SpaceConfig:
                 raise SpaceError(f"space field {name}_min: {low} is greater than {name}_max {high}")
         if not 0 <= self.augment_zoom < 1:
             raise SpaceError(f"space field augment_zoom: must be >= 0 and < 1, got {self.augment_zoom}")
+        # Beyond a few pixels the field tears strokes apart: a digit of 28x28 is no longer one.
+        if not 0 <= self.augment_elastic <= ELASTIC_MAX_PIXELS:
+            raise SpaceError(
+                f"space field augment_elastic: must be >= 0 and <= {ELASTIC_MAX_PIXELS} pixels, "
+                f"got {self.augment_elastic}"
+            )
         limit = max_pooling_blocks()
         if self.conv_blocks_max > limit:
             raise SpaceError(
@@ -139,9 +153,10 @@ class SpaceConfig:
             raise SpaceError(f"{source}: {e}") from None
 
     def to_dict(self) -> dict:
-        """The ranges as a plain mapping (for config.json); `augment_zoom` only when set."""
+        """The ranges as a plain mapping (for config.json); the augmentation amounts only when set."""
         ranges = dataclasses.asdict(self)
-        # Left out at 0, so a run saved before the field existed keeps its search key and resumes.
-        if not ranges["augment_zoom"]:
-            del ranges["augment_zoom"]
+        # Left out at 0, so a run saved before the fields existed keeps its search key and resumes.
+        for name in OPTIONAL_FIELDS:
+            if not ranges[name]:
+                del ranges[name]
         return ranges

@@ -15,10 +15,11 @@ import numpy as np
 PREFETCH = 2  # batches made ahead of the training step: enough for arrays already in memory
 
 
-def batches(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128, shuffle: bool = False):
+def batches(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128, shuffle: bool = False, distort=None):
     """A tf.data pipeline of (x, y) in batches of `batch_size` (x alone when `y` is None), the last batch
     partial, reshuffled every epoch when `shuffle` (seeded by TensorFlow's global seed, which
-    keras.utils.set_random_seed sets)."""
+    keras.utils.set_random_seed sets). `distort`: a function of a batch of images (tensors in, tensors
+    out) applied to each batch of x as it is made, afresh every epoch."""
     import tensorflow as tf
 
     data = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
@@ -26,16 +27,21 @@ def batches(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128, s
         data = data.shuffle(len(x), reshuffle_each_iteration=True)
     options = tf.data.Options()
     options.autotune.enabled = False
-    return data.batch(batch_size).with_options(options).prefetch(PREFETCH)
+    data = data.batch(batch_size)
+    if distort is not None:
+        data = data.map(distort if y is None else (lambda images, labels: (distort(images), labels)))
+    return data.with_options(options).prefetch(PREFETCH)
 
 
-def fit_arrays(model, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = True, **fit_kwargs):
-    """`model.fit` over arrays fed through `batches`, and `validation_data` arrays alike; returns its History."""
+def fit_arrays(model, x: np.ndarray, y: np.ndarray, batch_size: int, shuffle: bool = True, distort=None, **fit_kwargs):
+    """`model.fit` over arrays fed through `batches`, and `validation_data` arrays alike; returns its History.
+
+    `distort` changes the training batches only (see `batches`), never the validation ones."""
     validation = fit_kwargs.get("validation_data")
     if isinstance(validation, tuple) and len(validation) == 2 and is_arrays(*validation):
         fit_kwargs["validation_data"] = batches(*validation, batch_size=batch_size)
     # The pipeline shuffles itself; shuffle=False keeps Keras from warning that it would not.
-    return model.fit(batches(x, y, batch_size, shuffle), shuffle=False, **fit_kwargs)
+    return model.fit(batches(x, y, batch_size, shuffle, distort), shuffle=False, **fit_kwargs)
 
 
 def is_arrays(*values) -> bool:

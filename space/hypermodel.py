@@ -6,6 +6,7 @@ import keras
 import keras_tuner as kt
 
 from space.config import IMAGE_SIZE, SpaceConfig
+from space.distortion import elastic_distortion
 from space.feeding import fit_arrays, is_arrays
 
 NUM_CLASSES = 10
@@ -65,7 +66,17 @@ class CNNHyperModel(kt.HyperModel):
         y = args.pop(0) if args else kwargs.pop("y", None)
         if args or "sample_weight" in kwargs or not is_arrays(x, y):  # left to Keras as given
             return model.fit(x, y, *args, batch_size=batch_size, **kwargs)
-        return fit_arrays(model, x, y, batch_size, shuffle=kwargs.pop("shuffle", True), **kwargs)
+        distort = training_distortion(s)
+        return fit_arrays(model, x, y, batch_size, shuffle=kwargs.pop("shuffle", True), distort=distort, **kwargs)
+
+
+def training_distortion(space: SpaceConfig):
+    """The function that distorts each training batch in the input pipeline, or None: elastic
+    distortion where the space augments and sets `augment_elastic` (see space/distortion.py)."""
+    if not (space.augment and space.augment_elastic > 0):
+        return None
+    pixels = space.augment_elastic
+    return lambda images: elastic_distortion(images, pixels)
 
 
 def build_cnn(

@@ -21,12 +21,6 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PROJECT_PACKAGES = ("space", "search", "results")
 
 
-@pytest.fixture(scope="module")
-def batch(mnist_slice):
-    """64 real MNIST images (raw uint8, (N, 28, 28, 1)) and their labels."""
-    return mnist_slice.x_train[:64, ..., None], mnist_slice.y_train[:64]
-
-
 def one_line_space_error(call, *args, **kwargs) -> str:
     with pytest.raises(SpaceError) as info:
         call(*args, **kwargs)
@@ -102,6 +96,8 @@ BAD_TOML = {
     "table": ("[filters]\nmin = 16\n", "filters"),
     "zoom-whole": ("augment_zoom = 1.0\n", "augment_zoom"),
     "negative-zoom": ("augment_zoom = -0.1\n", "augment_zoom"),
+    "negative-elastic": ("augment_elastic = -1.0\n", "augment_elastic"),
+    "tearing-elastic": ("augment_elastic = 5.0\n", "augment_elastic"),
 }
 
 
@@ -516,10 +512,11 @@ def test_zoom_scales_digits_in_training_only(batch):
     assert not layers_of(build_cnn([8], 16, 0.0, augment=True), keras.layers.RandomZoom)
 
 
-def test_zoom_left_out_of_the_saved_ranges_when_off(tmp_path):
-    # A run saved before augment_zoom existed has no such key: its search key must stay the same.
-    assert "augment_zoom" not in SpaceConfig().to_dict()
+@pytest.mark.parametrize("field", ["augment_zoom", "augment_elastic"])
+def test_augmentation_amounts_left_out_of_the_saved_ranges_when_off(tmp_path, field):
+    # A run saved before the field existed has no such key: its search key must stay the same.
+    assert field not in SpaceConfig().to_dict()
     assert SpaceConfig.from_dict(SpaceConfig().to_dict()) == SpaceConfig()
-    zoomed = SpaceConfig.from_toml(write_toml(tmp_path, "augment = true\naugment_zoom = 0.1\n"))
-    assert zoomed.to_dict()["augment_zoom"] == 0.1
-    assert SpaceConfig.from_dict(zoomed.to_dict()) == zoomed
+    augmented = SpaceConfig.from_toml(write_toml(tmp_path, f"augment = true\n{field} = 0.5\n"))
+    assert augmented.to_dict()[field] == 0.5
+    assert SpaceConfig.from_dict(augmented.to_dict()) == augmented

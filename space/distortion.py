@@ -1,0 +1,56 @@
+"""Elastic distortion of digit images: each pixel moved by a smooth random field (Simard et al., 2003).
+
+Applied to the training batches in the input pipeline (space/feeding.py), not as a layer of the
+model: Keras' own RandomElasticTransform (3.15) draws the same field for x and y (one seed for
+both) and, in a tf.data pipeline whose batch size is unknown, one field for the whole batch; a
+layer of our own would keep the saved model from loading in plain Keras.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SMOOTHNESS = 6.0  # pixels: the Gaussian that smooths the random field (Ciresan et al., 2010: 5-6)
+
+
+def gaussian_kernel(sigma: float) -> np.ndarray:
+    """A 1-D Gaussian of standard deviation `sigma`, out to 3 sigma, summing to 1."""
+    radius = int(np.ceil(3 * sigma))
+    t = np.arange(-radius, radius + 1, dtype=np.float32)
+    kernel = np.exp(-(t**2) / (2 * sigma**2))
+    return (kernel / kernel.sum()).astype(np.float32)
+
+
+def elastic_distortion(images, pixels: float, smoothness: float = SMOOTHNESS, seed=None):
+    """`images` (a batch shaped (n, height, width, 1), any range) with each one's pixels moved by its own
+    smooth random displacement field, `pixels` being the field's standard deviation in each direction.
+
+    The field is white noise smoothed by a Gaussian of `smoothness` pixels and scaled to `pixels`;
+    the image is resampled bilinearly, zeros (the background) coming in at the edges. Returns float32.
+    `seed`: a stateless seed (two integers) for a repeatable field; None draws from TensorFlow's
+    global generator (seeded by keras.utils.set_random_seed).
+    """
+    import keras
+    import tensorflow as tf
+
+    images = tf.cast(images, tf.float32)
+    shape = tf.shape(images)
+    count, height, width = shape[0], shape[1], shape[2]
+    kernel = gaussian_kernel(smoothness)
+    # Smoothing white noise of variance 1 by a kernel k leaves a variance of sum(k^2) (2-D: its outer product).
+    gain = pixels / float(np.sqrt(np.sum(np.outer(kernel, kernel) ** 2)))
+    field_shape = tf.stack([count, height, width, 2])
+    noise = tf.random.normal(field_shape) if seed is None else tf.random.stateless_normal(field_shape, seed=seed)
+    down = np.tile(kernel.reshape(-1, 1, 1, 1), (1, 1, 2, 1))
+    across = np.tile(kernel.reshape(1, -1, 1, 1), (1, 1, 2, 1))
+    field = tf.nn.depthwise_conv2d(noise, down, [1, 1, 1, 1], "SAME")
+    field = tf.nn.depthwise_conv2d(field, across, [1, 1, 1, 1], "SAME") * gain
+    rows, columns = tf.meshgrid(tf.range(height, dtype=tf.float32), tf.range(width, dtype=tf.float32), indexing="ij")
+
+    def resample(image_and_field):
+        image, moves = image_and_field
+        coordinates = tf.stack([rows + moves[..., 0], columns + moves[..., 1]])
+        return keras.ops.image.map_coordinates(image[..., 0], coordinates, order=1, fill_mode="constant")
+
+    # One image at a time, as map_coordinates needs a known size, vectorised over the batch.
+    return tf.vectorized_map(resample, (images, field))[..., None]

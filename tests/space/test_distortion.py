@@ -1,0 +1,102 @@
+"""Elastic distortion: each image moved by its own smooth field of the size asked, digits kept whole,
+applied to training batches in the input pipeline only where the space asks for it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import keras_tuner as kt
+import numpy as np
+import pytest
+
+from space import CNNHyperModel, SpaceConfig
+from space.distortion import elastic_distortion
+from space.feeding import batches
+from space.hypermodel import training_distortion
+
+EDGE = 8  # pixels of margin where zeros coming in from outside the image could bend the ramp
+
+
+def _ramps(count: int) -> np.ndarray:
+    """`count` images whose pixels hold 10 times their column plus `rows` times their row."""
+    ramp = np.arange(28, dtype=np.float32) * 10
+    return np.repeat(ramp[None, None, :, None], count, axis=0).repeat(28, axis=1)
+
+
+def _moves(images: np.ndarray, pixels: float, seed=(1, 2)) -> np.ndarray:
+    """How far each inner pixel's value moved, in pixels of the ramp: bilinear resampling of a
+    linear image is exact, so the change is the field's move itself."""
+    moved = elastic_distortion(images, pixels, seed=seed).numpy()
+    return ((moved - images) / 10)[:, EDGE:-EDGE, EDGE:-EDGE, 0]
+
+
+@pytest.mark.parametrize("pixels", [0.5, 1.5])
+def test_pixels_move_by_the_standard_deviation_asked(pixels):
+    moves = _moves(_ramps(64), pixels)
+    assert moves.std() == pytest.approx(pixels, rel=0.2)
+    assert abs(moves.mean()) < 0.2 * pixels
+    assert not np.allclose(moves, _moves(_ramps(64), pixels, seed=(5, 6)))
+
+
+def test_the_two_directions_are_independent_fields():
+    # Keras' RandomElasticTransform (3.15) moves every pixel along a diagonal: one seed draws both.
+    across = _ramps(64)
+    diagonal = across + np.transpose(across, (0, 2, 1, 3))  # 10 x (column + row): the two moves add up
+    total = _moves(diagonal, 1.0)
+    # One field for both would move the sum by twice it (std 2); two independent ones by sqrt(2).
+    assert total.std() == pytest.approx(np.sqrt(2), rel=0.15)
+
+
+def test_each_image_gets_its_own_field_a_seed_repeats_it_and_zero_pixels_changes_nothing(batch):
+    x = np.repeat(batch[0][:1], 4, axis=0)
+    moved = elastic_distortion(x, 1.0, seed=(7, 8)).numpy()
+    assert all(not np.allclose(moved[0], moved[i]) for i in range(1, 4))
+    np.testing.assert_array_equal(elastic_distortion(x, 1.0, seed=(7, 8)).numpy(), moved)
+    np.testing.assert_array_equal(elastic_distortion(x, 0.0).numpy(), x.astype(np.float32))
+
+
+def test_digits_keep_their_ink_and_the_background_stays_black(batch):
+    x = batch[0]
+    moved = elastic_distortion(x, 1.0, seed=(9, 10)).numpy()
+    assert moved.dtype == np.float32 and moved.shape == x.shape
+    assert moved.min() >= 0 and moved.max() <= 255.001
+    ink = lambda images: images.astype(np.float64).sum(axis=(1, 2, 3))  # noqa: E731
+    # Locally the field stretches or squeezes strokes (a quarter more or less ink); on the whole it keeps them.
+    np.testing.assert_allclose(ink(moved), ink(x), rtol=0.4)
+    assert ink(moved).sum() == pytest.approx(ink(x).sum(), rel=0.05)
+    assert (moved[:, :2, :2] == 0).all()  # MNIST's corners are background, and stay so
+    assert not np.allclose(moved, x)
+
+
+def test_the_pipeline_distorts_every_training_batch_a_partial_one_too_and_keeps_the_labels(batch):
+    x, y = batch[0][:12], batch[1][:12]
+    distort = training_distortion(SpaceConfig(augment=True, augment_elastic=1.0))
+    sizes, seen = [], []
+    for images, labels in batches(x, y, batch_size=5, distort=distort):
+        sizes.append(len(labels))
+        seen.append(images.numpy())
+        np.testing.assert_array_equal(labels.numpy(), y[sum(sizes[:-1]) : sum(sizes)])
+    assert sizes == [5, 5, 2]
+    assert not np.allclose(np.concatenate(seen), x)
+    first = next(iter(batches(x, y, batch_size=12, distort=distort)))[0].numpy()
+    again = next(iter(batches(x, y, batch_size=12, distort=distort)))[0].numpy()
+    assert not np.allclose(first, again)  # a new field every pass
+
+
+def test_distortion_belongs_to_the_augmentation_and_trains_a_hypermodel(batch):
+    space = SpaceConfig(
+        conv_blocks_min=1, conv_blocks_max=1, filters_min=8, filters_max=8, batch_size_min=32, learning_rate_max=0.05
+    )
+    assert training_distortion(space) is None
+    assert training_distortion(dataclasses.replace(space, augment_elastic=1.0)) is None  # needs augment
+    assert training_distortion(dataclasses.replace(space, augment=True)) is None  # and an amount
+    elastic = dataclasses.replace(space, augment=True, augment_elastic=1.0)
+    keras.utils.set_random_seed(0)
+    hp = kt.HyperParameters()
+    hp.values = {"learning_rate": 0.05}
+    hypermodel = CNNHyperModel(elastic)
+    model = hypermodel.build(hp)
+    x, y = batch
+    history = hypermodel.fit(hp, model, x, y, epochs=4, validation_data=(x, y), verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]
