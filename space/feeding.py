@@ -18,8 +18,9 @@ PREFETCH = 2  # batches made ahead of the training step: enough for arrays alrea
 def batches(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128, shuffle: bool = False, distort=None):
     """A tf.data pipeline of (x, y) in batches of `batch_size` (x alone when `y` is None), the last batch
     partial, reshuffled every epoch when `shuffle` (seeded by TensorFlow's global seed, which
-    keras.utils.set_random_seed sets). `distort`: a function of a batch of images (tensors in, tensors
-    out) applied to each batch of x as it is made, afresh every epoch."""
+    keras.utils.set_random_seed sets). `distort`: a function of a batch of images and a stateless seed
+    (two integers), applied to each batch of x as it is made, with a new seed every epoch (repeatable
+    under TensorFlow's global seed)."""
     import tensorflow as tf
 
     data = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
@@ -29,7 +30,14 @@ def batches(x: np.ndarray, y: np.ndarray | None = None, batch_size: int = 128, s
     options.autotune.enabled = False
     data = data.batch(batch_size)
     if distort is not None:
-        data = data.map(distort if y is None else (lambda images, labels: (distort(images), labels)))
+        # Random ops in a map draw the same numbers every epoch once a global seed is set (as the
+        # retrain sets it): each batch gets its own stateless seed, drawn anew every epoch instead.
+        seeds = tf.data.Dataset.random(rerandomize_each_iteration=True).batch(2)
+        data = tf.data.Dataset.zip(data, seeds).map(
+            (lambda images, seed: distort(images, seed))
+            if y is None
+            else (lambda pair, seed: (distort(pair[0], seed), pair[1]))
+        )
     return data.with_options(options).prefetch(PREFETCH)
 
 

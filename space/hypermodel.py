@@ -71,12 +71,12 @@ class CNNHyperModel(kt.HyperModel):
 
 
 def training_distortion(space: SpaceConfig):
-    """The function that distorts each training batch in the input pipeline, or None: elastic
-    distortion where the space augments and sets `augment_elastic` (see space/distortion.py)."""
+    """The function of (images, seed) that distorts each training batch in the input pipeline, or None:
+    elastic distortion where the space augments and sets `augment_elastic` (see space/distortion.py)."""
     if not (space.augment and space.augment_elastic > 0):
         return None
     pixels = space.augment_elastic
-    return lambda images: elastic_distortion(images, pixels)
+    return lambda images, seed: elastic_distortion(images, pixels, seed=seed)
 
 
 def build_cnn(
