@@ -20,7 +20,7 @@ from search.engine.trials import StopOnDivergence, StopOnInterrupt
 from search.errors import RetrainError
 from search.rundir import read_json
 from search.time_schedule import WARMUP_FRACTION, TimeBudget
-from space import CNNHyperModel, compile_cnn
+from space import CNNHyperModel, SpaceConfig, compile_cnn
 from space.feeding import batches, fit_arrays
 from space.hypermodel import training_distortion
 
@@ -62,6 +62,11 @@ def learning_rate_schedule(peak: float, steps: int, kind: str = "cosine"):
     )
 
 
+def retrain_space(space: SpaceConfig, augment: bool) -> SpaceConfig:
+    """The space the retrain builds and feeds from: `space`, augmenting also where `augment` asks."""
+    return dataclasses.replace(space, augment=True) if augment else space
+
+
 def build_for_retrain(
     hypermodel: CNNHyperModel,
     values: dict,
@@ -84,7 +89,7 @@ def build_for_retrain(
     hp = kt.HyperParameters()
     hp.values = dict(values)
     if augment:
-        hypermodel = CNNHyperModel(dataclasses.replace(hypermodel.space, augment=True))
+        hypermodel = CNNHyperModel(retrain_space(hypermodel.space, augment))
     model = hypermodel.build(hp)
     batch_size = int(values["batch_size"])
     steps = epochs * math.ceil(train_size / batch_size)
@@ -117,7 +122,7 @@ def seconds_per_epoch(
     # Whole batches only: a partial last batch would trace the step again inside the timing.
     count = batch_size * max(1, min(steps, len(x) // batch_size))
     callbacks = [StopOnInterrupt()]
-    distort = training_distortion(dataclasses.replace(hypermodel.space, augment=augment))
+    distort = training_distortion(retrain_space(hypermodel.space, augment))
     fit = functools.partial(fit_arrays, model, batch_size=batch_size, distort=distort, epochs=1, verbose=0)
     fit(x[: batch_size * 2], y[: batch_size * 2], callbacks=callbacks)
     started = time.perf_counter()
@@ -261,7 +266,7 @@ def retrain(
     timer = _timer(time_budget, seconds, epochs, steps_per_epoch, rate)
     callbacks.insert(0, timer)
     try:
-        distort = training_distortion(dataclasses.replace(hypermodel.space, augment=augment))
+        distort = training_distortion(retrain_space(hypermodel.space, augment))
         history = fit_arrays(model, x, y, batch_size, epochs=epochs, callbacks=callbacks, verbose=0, distort=distort)
     except kt.errors.FailedTrialError as e:
         raise RetrainError(str(e)) from None
