@@ -17,9 +17,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from scipy import ndimage
 
+from results.ink_box import centred_in, scaled_into
 from results.photo_like import ink_at_height
 
 COUNTER_PATH = Path(__file__).with_name("counter.keras")
@@ -33,16 +33,7 @@ OVERLAP = (-0.3, 0.04)  # of the height: the gaps between touching digits, from 
 def group_image(ink: np.ndarray) -> np.ndarray:
     """A group's ink crop (light on black, any scale, cut to its box) as the counter's HEIGHTxWIDTH uint8
     input: scaled into INNER with its aspect kept, centred, strongest ink at 255."""
-    ink = np.clip(np.asarray(ink, dtype=np.float64), 0, None)
-    height, width = ink.shape
-    scale = min(INNER[0] / height, INNER[1] / width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resample = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR
-    small = np.clip(np.asarray(Image.fromarray(ink.astype(np.float32), mode="F").resize(size, resample)), 0, None)
-    small *= 255.0 / max(float(small.max()), 1e-6)
-    out = np.zeros((HEIGHT, WIDTH))
-    top, left = (HEIGHT - small.shape[0]) // 2, (WIDTH - small.shape[1]) // 2
-    out[top : top + small.shape[0], left : left + small.shape[1]] = small
+    out, _, _ = centred_in(scaled_into(np.asarray(ink, dtype=np.float64), INNER), (HEIGHT, WIDTH))
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 

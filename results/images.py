@@ -18,6 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 from results.counter import group_image
+from results.ink_box import centred_in, scaled_into
 from results.paper import clean_ink
 from results.segment import find_digits, joined
 
@@ -80,18 +81,8 @@ def to_mnist(grey: np.ndarray) -> np.ndarray:
 def fit_into_mnist(ink: np.ndarray) -> np.ndarray:
     """An ink crop (light ink on black, cut to the ink's box) as a 28x28 uint8 MNIST image: scaled into
     20x20 with its aspect kept, strokes back at full strength, centre of mass at the centre."""
-    height, width = ink.shape
-    scale = BOX / max(height, width)
-    new_size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resample = Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR
-    small = Image.fromarray(np.clip(ink, 0, 255).astype(np.float32), mode="F").resize(new_size, resample)
-    small = np.clip(np.asarray(small, dtype=np.float64), 0, None)
-    # Resampling averages the strokes down; MNIST's digits reach full strength, so stretch back to 255.
-    small *= 255.0 / max(small.max(), 1.0)
-
-    out = np.zeros((SIZE, SIZE))
-    top, left = (SIZE - small.shape[0]) // 2, (SIZE - small.shape[1]) // 2
-    out[top : top + small.shape[0], left : left + small.shape[1]] = small
+    small = scaled_into(np.clip(ink, 0, 255), (BOX, BOX))
+    out, top, left = centred_in(small, (SIZE, SIZE))
     if out.sum() > 0:
         cy, cx = ndimage.center_of_mass(out)
         # Whole-pixel shifts keep the strokes sharp; the limits keep the ink inside the frame.
