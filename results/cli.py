@@ -42,9 +42,8 @@ def report_main(argv: list[str] | None = None) -> int:
     args = report_parser().parse_args(argv)
     from rich.console import Console
 
-    from results.report import write_report
+    from results.report import report_tables, to_rich, top_trials_table, write_report
     from results.run import RunError, open_run
-    from results.tables import report_tables, to_rich, top_trials_table
 
     if args.dpi < 10 or args.dpi > 600:
         print(f"error: --dpi {args.dpi}: choose between 10 and 600", file=sys.stderr)
@@ -107,7 +106,7 @@ def predict_parser() -> argparse.ArgumentParser:
 def predict_main(argv: list[str] | None = None) -> int:
     """Read image files from the command line; returns the exit code."""
     args = predict_parser().parse_args(argv)
-    from results.predict import Failure, predict_files
+    from results.photos import Failure, predict_files
     from results.run import RunError, open_run
 
     try:
@@ -136,8 +135,7 @@ def _annotate_all(answers, out: str, several: bool) -> bool:
     """Write the annotated images; False (with one line on stderr) when one cannot be written."""
     from pathlib import Path
 
-    from results.annotate import annotate
-    from results.predict import Failure
+    from results.photos import Failure, annotate
 
     for answer in answers:
         if isinstance(answer, Failure):

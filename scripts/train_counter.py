@@ -1,4 +1,4 @@
-"""Retrain the digit counter that ships with the package, results/counter.keras (see --help)."""
+"""Retrain the digit counter that ships with the package, results/photos/counter.keras (see --help)."""
 
 import argparse
 import os
@@ -9,14 +9,14 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from results.counter import COUNTER_PATH, write_counter  # noqa: E402
+from results.photos.counter import COUNTER_PATH, write_counter  # noqa: E402
 from search.data.load import load_dataset  # noqa: E402
 from search.errors import DataError  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        description="Train the counter that tells one digit from touching digits (results/counter.py) on groups "
+        description="Train the counter that tells one digit from touching digits (results/photos/counter.py) on groups "
         "composed from MNIST's training digits, and save it. Prints its accuracy on groups of held-out digits.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

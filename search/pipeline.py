@@ -1,12 +1,13 @@
 """The main job, stage by stage: prepare data -> search -> pick the best -> retrain -> test -> write.
 
 Every stage is a function below `run_search`, in the order it runs. The run directory is
-written through search/rundir.py and the contract in results/layout.py.
+written through search/rundir.py and the contract in results/run/layout.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import platform
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ import keras
 import keras_tuner as kt
 import numpy as np
 
-from results import atomic, layout
+from results.run import atomic, layout
 from search import interrupts, repair, rundir
 from search.config import RunConfig
 from search.data import Dataset, load_dataset, stratified_subset, train_val_split
@@ -101,6 +102,7 @@ def _run_stages(
         display.message(f"repaired: {line}")
     outcome = search(config, data, run_dir, display, workers, search_started)
     interrupts.check()
+    write_calibration(run_dir, data)
     best = pick_best(outcome.tuner)
     rows = rundir.trial_rows(outcome.tuner.oracle, run_dir)
     rundir.write_trials_csv(run_dir, rows)
@@ -133,6 +135,17 @@ def prepare_data(config: RunConfig, dataset: Dataset | None) -> SearchData:
     if config.search_subset:
         x_search, y_search = stratified_subset(x_train, y_train, config.search_subset, config.seed)
     return SearchData(dataset, dataset.fingerprint(), x_train, y_train, x_val, y_val, x_search, y_search)
+
+
+def write_calibration(run_dir: Path, data: SearchData) -> None:
+    """RUN/calibration.npz, once: a stratified sample of the training images, from which export.py draws the
+    int8 model's representative set (a run directory holds no training data otherwise; never test images)."""
+    path = run_dir / layout.CALIBRATION
+    if path.exists():
+        return
+    x, y = stratified_subset(data.x_train, data.y_train, layout.CALIBRATION_SIZE, seed=0)
+    with atomic.atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, images=x[..., 0], labels=y)
 
 
 def search(
@@ -454,8 +467,10 @@ def top_trials(rows: list[dict], n: int = 5) -> list[dict]:
     return sorted(done, key=lambda r: -r["val_accuracy"])[:n]
 
 
+@functools.cache
 def strategy(name: str | None):
-    """The tf.distribute strategy --distribution names, or None for one device."""
+    """The tf.distribute strategy --distribution names, or None for one device: built once a process,
+    for the search and the retrain alike (each MirroredStrategy claims the devices anew)."""
     if name is None:
         return None
     import tensorflow as tf

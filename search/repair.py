@@ -9,20 +9,21 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from results import atomic, layout
-from results.files import DamagedFile, check_csv, check_zip, exists, problem, read_json
+from results.run import atomic, layout
+from results.run.files import DamagedFile, check_csv, check_zip, exists, problem, read_json
 from search.engine.repair import DAMAGED, repair_tuner, set_aside
 
 # Rebuilt when next needed: the first two from the tuner's trials after every search, the plan
-# (with the epoch timing it holds) before the next retrain.
+# (with the epoch timing it holds) before the next retrain, the calibration sample from the data.
 REWRITTEN = {
     layout.TRIALS: (check_csv, layout.TRIALS_HEAD),
     layout.BEST_HPS: (read_json,),
     layout.RETRAIN_PLAN: (read_json, ("request", "epochs")),
+    layout.CALIBRATION: (check_zip, ("images.npy", "labels.npy")),
 }
 # What the retrain and the test write; metrics.json last. One of them damaged: both run again.
 RETRAIN_OUTPUTS = {
-    layout.MODEL: (check_zip, ("config.json", "model.weights.h5")),
+    layout.MODEL: (check_zip, layout.MODEL_MEMBERS),
     layout.HISTORY: (read_json, ("epochs",)),
     layout.PREDICTIONS: (check_zip, ("images.npy", "labels.npy", "probabilities.npy")),
     layout.METRICS: (read_json, layout.METRICS_KEYS),

@@ -14,7 +14,7 @@ import keras_tuner as kt
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from results import atomic
+from results.run import atomic
 from search.display import Display, DisplayCallback
 from search.engine.trials import StopOnDivergence, StopOnInterrupt
 from search.errors import RetrainError

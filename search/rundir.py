@@ -1,4 +1,4 @@
-"""Writing a run directory, through the contract in results/layout.py.
+"""Writing a run directory, through the contract in results/run/layout.py.
 
 A run directory is claimed by its config.json (the search key, its hash, the format version);
 the same command resumes it, a different search or another format is refused with one line.
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from results import atomic, files, layout
+from results.run import atomic, files, layout
 from search.config import RunConfig, describe_differences, key_hash
 from search.engine import distributed, kt_compat
 from search.engine.records import last_error_line, read_trial_record

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from results import layout
+from results.run import layout
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_FILES = (

@@ -18,7 +18,7 @@ def _seeds(text: str) -> list[int]:
 
 
 def _conditions(text: str) -> tuple[str, ...]:
-    from results.photo_like import CONDITIONS
+    from search.bench.photo_like import CONDITIONS
 
     chosen = tuple(c.strip() for c in text.split(",") if c.strip())
     unknown = [c for c in chosen if c not in CONDITIONS]
@@ -96,7 +96,7 @@ def _add_photo_arguments(group) -> None:
         metavar="RUN_DIR",
         help="instead: how well RUN_DIR's model reads photo-like pictures of its test digits (plain paper, uneven "
         "light, ruled and squared paper, a cast shadow, a form's boxes; single digits and numbers of 3-5 digits) "
-        "against the same digits in clean form; writes bench_photos.json (see results/photo_bench.py)",
+        "against the same digits in clean form; writes bench_photos.json (see search/bench/photos.py)",
     )
     group.add_argument("--digits", type=int, default=100, help="with --photos: single-digit pictures per condition")
     group.add_argument("--numbers", type=int, default=60, help="with --photos: number pictures per condition")
@@ -167,10 +167,9 @@ def _tuners_main(args) -> int:
 
 
 def _photos_main(args) -> int:
-    from results import atomic
-    from results.photo_bench import measure, table
-    from results.photo_like import CONDITIONS
-    from results.run import RunError, open_run
+    from results.run import RunError, atomic, open_run
+    from search.bench.photo_like import CONDITIONS
+    from search.bench.photos import measure, table
 
     try:
         run = open_run(args.photos)

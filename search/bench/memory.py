@@ -14,6 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from results.run import layout
+
 ROOT = Path(__file__).resolve().parents[2]
 # Small CNNs: the trials are seconds long, so what grows is what the process keeps between trials.
 SPACE = """conv_blocks_min = 1
@@ -30,7 +32,7 @@ FROM_TRIAL = 10
 
 def resident_by_trial(run_dir: Path) -> list[float]:
     """The process' resident MB after each trial, in start order (trials.csv's rss_mb)."""
-    with open(run_dir / "trials.csv", newline="") as f:
+    with open(run_dir / layout.TRIALS, newline="") as f:
         return [float(row["rss_mb"]) for row in csv.DictReader(f) if row["rss_mb"]]
 
 

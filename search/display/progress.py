@@ -14,7 +14,7 @@ import keras
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from results import layout
+from results.run import layout
 
 
 def format_seconds(seconds: float) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
-from results import layout
+from results.run import layout
 from search.display.progress import format_seconds, format_values
 
 NOT_HYPERPARAMETERS = {*layout.TRIALS_HEAD, *layout.TRIALS_TAIL}

@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from results import layout
+from results.run import layout
 from search import interrupts
 from search.engine import kt_compat
 from search.engine.records import best_score, last_error_line, searched_values

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import json
 
-from results import atomic
+from results.run import atomic, layout
 
 CHECKED_WITH = "1.4.8"
 # How a FailedTrialError's line starts in a trial's message (which holds the whole traceback).
@@ -27,12 +27,11 @@ def quiet_failed_trials() -> None:
     config.DEBUG = False
 
 
-# Keras Tuner's state files: oracle.json, <tuner_id>.json, trial_<id>/trial.json.
-ORACLE_FILE = "oracle.json"
-TRIAL_FILE = "trial.json"
-TRIAL_GLOB = "trial_*"
-# Every state file is also kept as a copy beside it, from which a damaged one is restored.
-COPY_SUFFIX = ".copy"
+# Keras Tuner's state files (named in results/run/layout.py): oracle.json, <tuner_id>.json, trial_<id>/trial.json.
+ORACLE_FILE = layout.ORACLE
+TRIAL_FILE = layout.KT_TRIAL
+TRIAL_GLOB = layout.TRIAL_PREFIX + "*"
+COPY_SUFFIX = layout.COPY_SUFFIX
 # What Oracle.get_state() writes (HyperbandOracle adds its brackets), and the types read back.
 ORACLE_STATE = {
     "ongoing_trials": dict,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from results import layout
+from results.run import layout
 from search.engine import kt_compat
 
 

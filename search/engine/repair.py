@@ -16,17 +16,17 @@ import os
 import shutil
 from pathlib import Path
 
-from results import atomic, layout
-from results.files import DamagedFile, check_hdf5, exists, problem, read_json
+from results.run import atomic, layout
+from results.run.files import DamagedFile, check_hdf5, exists, problem, read_json
 from search.engine import kt_compat
 from search.errors import ConfigError
 
-DAMAGED = "damaged"  # RUN/damaged/: where damaged files are moved
+DAMAGED = layout.DAMAGED
 ENDED = set(layout.ENDED)
 # Files of a trial folder besides trial.json, and how each is checked.
 TRIAL_FILES = {
-    "checkpoint.weights.h5": check_hdf5,
-    "build_config.json": read_json,
+    layout.KT_CHECKPOINT: check_hdf5,
+    layout.KT_BUILD_CONFIG: read_json,
     layout.TRIAL_RECORD: read_json,
 }
 

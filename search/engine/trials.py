@@ -12,7 +12,7 @@ from pathlib import Path
 import keras
 import keras_tuner as kt
 
-from results import atomic, layout
+from results.run import atomic, layout
 from search import interrupts
 from search.display import Display, DisplayCallback
 from search.engine import kt_compat

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras_tuner as kt
 
-from results import layout
+from results.run import layout
 from search.config import HYPERBAND_LIKE
 from search.engine import kt_compat
 from search.engine.bohb import BOHB

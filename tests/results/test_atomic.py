@@ -9,13 +9,13 @@ import subprocess
 import sys
 import time
 
-from results import atomic
+from results.run import atomic
 from search.repair import repair_run
 
 # Opens an atomic write of `target`, writes half of it, says so and waits to be killed.
 WRITER = """
 import sys, time
-from results import atomic
+from results.run import atomic
 with atomic.atomic_path(sys.argv[1]) as tmp:
     tmp.write_text("half of it")
     print("writing", flush=True)

@@ -1,4 +1,4 @@
-"""The digit counter (results/counter.py): the shipped network on groups of real MNIST test digits it
+"""The digit counter (results/photos/counter.py): the shipped network on groups of real MNIST test digits it
 never saw, and scripts/train_counter.py retraining it from an MNIST file."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from results.counter import COUNTS, HEIGHT, WIDTH, count_shares, group_image, shipped_counter, training_set
+from results.photos.counter import COUNTS, HEIGHT, WIDTH, count_shares, group_image, shipped_counter, training_set
 
 ROOT = Path(__file__).resolve().parents[2]
 TRAIN_SCRIPT = ROOT / "scripts" / "train_counter.py"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from results import layout
 from results.cli import predict_main, report_main
+from results.run import layout
 from runs import ROOT, damage, one_error_line, run_cli
 
 REPORT = ROOT / "scripts" / "report.py"

@@ -1,4 +1,4 @@
-"""results/files.py: each kind of damage gets its reason, on real files."""
+"""results/run/files.py: each kind of damage gets its reason, on real files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from results.files import DamagedFile, check_csv, check_hdf5, check_zip, read_json
+from results.run.files import DamagedFile, check_csv, check_hdf5, check_zip, read_json
 from runs import DAMAGE, damage
 
 JSON_REASONS = {

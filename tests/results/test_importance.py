@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from results.importance import MIN_TRIALS, trials_importance
-from results.plots import png_bytes
-from results.plots_explain import importance_figure, parallel_figure
+from results.report.importance import MIN_TRIALS, trials_importance
+from results.report.plots import png_bytes
+from results.report.plots_explain import importance_figure, parallel_figure
 
 NAMES = ["learning_rate", "filters", "optimizer", "dense"]
 

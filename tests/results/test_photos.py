@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from results.images import ImageError, find_digits_in
-from results.paper import clean_ink
-from results.photo_like import CONDITIONS, make_picture
+from results.photos.images import ImageError, find_digits_in
+from results.photos.paper import clean_ink
+from search.bench.photo_like import CONDITIONS, make_picture
 
 # --- clean-up and segmentation, without a model -------------------------------------------------
 
@@ -133,13 +133,13 @@ def test_the_digits_of_a_number_are_found_left_to_right_with_the_right_cut_offer
             right_cut_offered += inside[-1] in {len(way) for way in ways}
         groups_seen += len(groups)
         every_digit_found += sum(inside) == len(picture.digits)
-    # The classifier picks among the cuts offered (results/predict.py); the true one must be there.
+    # The classifier picks among the cuts offered (results/photos/read.py); the true one must be there.
     assert every_digit_found >= 9, f"{every_digit_found} of 10 numbers had every digit inside a group"
     assert right_cut_offered >= 0.95 * groups_seen, f"the right cut was offered for {right_cut_offered}/{groups_seen}"
 
 
 def test_a_cut_leans_between_slanted_digits_and_never_slips_through_a_stroke():
-    from results.segment import cut_path
+    from results.photos.segment import cut_path
 
     # Two strokes leaning right, 6 columns apart: no straight column separates them, a leaning path does.
     mask = np.zeros((30, 30), bool)
@@ -166,7 +166,7 @@ def _ring(mask: np.ndarray, centre: tuple[int, int], half_width: int, half_heigh
 
 @pytest.mark.parametrize("side", ["left", "right"])
 def test_a_1_touching_a_wide_digit_is_offered_cut_off_at_its_edge(side):
-    from results.segment import find_digits
+    from results.photos.segment import find_digits
 
     # A "0" 38 wide and 41 tall with a "1" (a bar 4 wide, as tall) touching its side: the true cut is
     # 4 columns from an edge, far from the middle, where the even cut into two looks.
@@ -189,7 +189,7 @@ def test_a_1_touching_a_wide_digit_is_offered_cut_off_at_its_edge(side):
 
 
 def test_a_1_touching_a_narrow_digit_is_offered_cut_off_too():
-    from results.segment import find_digits
+    from results.photos.segment import find_digits
 
     # A "1" (a bar 4 wide, 41 tall) touching a "0" 24 wide: together 0.68 times as wide as tall, too
     # narrow to be offered as two digits cut evenly, but not too narrow for a "1" and its neighbour.
@@ -212,7 +212,7 @@ def test_a_1_touching_a_narrow_digit_is_offered_cut_off_too():
 
 
 def test_two_digits_of_unequal_width_are_offered_cut_where_they_touch():
-    from results.segment import find_digits
+    from results.photos.segment import find_digits
 
     # A "0" 40 wide touching a "0" 20 wide, both 41 tall, sharing a stroke at columns 45-52: they meet at
     # two thirds of the group's width, beyond the even cut's reach and too far in for a "1" at an edge.
@@ -225,7 +225,7 @@ def test_two_digits_of_unequal_width_are_offered_cut_where_they_touch():
 
 
 def test_a_5_whose_long_bar_the_pen_lifted_from_keeps_its_bar():
-    from results.segment import find_digits
+    from results.photos.segment import find_digits
 
     # "0 5 0", 41 tall: the 5's body is a ring under a bar a row of paper above it that runs on past its
     # right side (as MNIST's 5s often do): together 1.44 times as wide as the digits are tall.
@@ -241,7 +241,7 @@ def test_a_5_whose_long_bar_the_pen_lifted_from_keeps_its_bar():
 
 
 def test_a_broken_off_remnant_well_short_of_the_digits_is_no_digit():
-    from results.segment import find_digits
+    from results.photos.segment import find_digits
 
     # Two rings 41 tall, and after them a thin upright remnant 24 tall (0.57 of their height), standing
     # apart: what is left of a stroke the clean-up broke, not a "1" (a "1" stands as tall as its neighbours).
@@ -340,7 +340,7 @@ def test_a_fine_pens_digit_on_a_whole_page_is_found(clean_digits):
 
 
 def test_a_phone_photo_stored_turned_is_read_upright(tmp_path, clean_digits):
-    from results.images import read_greyscale
+    from results.photos.images import read_greyscale
 
     images, labels = clean_digits
     picture = make_picture([images[0]], [labels[0]], "plain", np.random.default_rng(3))
@@ -389,7 +389,7 @@ def test_digits(mnist_path):
 
 @pytest.mark.slow
 def test_photo_like_digits_and_numbers_are_read_nearly_as_well_as_clean_ones(mnist_model, test_digits):
-    from results.photo_bench import measure, table
+    from search.bench.photos import measure, table
 
     images, labels = test_digits
     # The two harder conditions (plain paper is the easy case of both).
@@ -423,7 +423,7 @@ def _touching(images: np.ndarray, overlap: float) -> np.ndarray:
 
 @pytest.mark.slow
 def test_digits_written_touching_are_read_as_two(mnist_model, test_digits):
-    from results.predict import classify, read_found
+    from results.photos.read import classify, read_found
 
     images, labels = test_digits
     clean = np.array([top[0][0] for top, _ in classify(mnist_model, images[:400])]) == labels[:400]
@@ -439,8 +439,8 @@ def test_digits_written_touching_are_read_as_two(mnist_model, test_digits):
 
 @pytest.mark.slow
 def test_a_damaged_counter_file_warns_and_numbers_are_still_read(mnist_model, test_digits, tmp_path, monkeypatch):
-    from results import counter
-    from results.predict import read_found
+    from results.photos import counter
+    from results.photos.read import read_found
 
     damaged = tmp_path / "counter.keras"
     damaged.write_bytes(counter.COUNTER_PATH.read_bytes()[:5000])  # cut short, as a failed copy leaves it
@@ -457,7 +457,7 @@ def test_a_damaged_counter_file_warns_and_numbers_are_still_read(mnist_model, te
 
 @pytest.mark.slow
 def test_ink_that_is_no_digit_is_flagged_unsure(mnist_model):
-    from results.predict import read_found
+    from results.photos.read import read_found
 
     page = np.full((200, 200), 230.0)
     yy, xx = np.mgrid[0:200, 0:200]

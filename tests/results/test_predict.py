@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from scipy import ndimage
 
-from results import layout
+from results.run import layout
 
 ROOT = Path(__file__).resolve().parents[2]
 PREDICT_SCRIPT = ROOT / "scripts" / "predict.py"
@@ -219,7 +219,7 @@ def real_mnist_test_images(n: int) -> np.ndarray:
 
 
 def test_real_mnist_images_come_back_as_they_were():
-    from results.images import to_mnist
+    from results.photos.images import to_mnist
 
     images = real_mnist_test_images(100)
     differences = np.array([np.abs(to_mnist(image).astype(int) - image).mean() for image in images])
@@ -230,14 +230,14 @@ def test_real_mnist_images_come_back_as_they_were():
 
 
 def test_polarity_is_decided_from_the_border(confident):
-    from results.images import to_mnist
+    from results.photos.images import to_mnist
 
     image = next(iter(confident.values()))
     np.testing.assert_array_equal(to_mnist(255 - image.astype(np.float64)), to_mnist(image))
 
 
 def test_a_large_off_centre_digit_is_boxed_into_20_pixels_and_centred_by_mass(confident):
-    from results.images import to_mnist
+    from results.photos.images import to_mnist
 
     page = np.full((300, 200), 240.0)  # light grey paper
     ink = np.asarray(Image.fromarray(list(confident.values())[1]).resize((140, 140), Image.Resampling.BICUBIC), float)
@@ -252,7 +252,7 @@ def test_a_large_off_centre_digit_is_boxed_into_20_pixels_and_centred_by_mass(co
 
 
 def test_a_blank_image_is_refused():
-    from results.images import ImageError, to_mnist
+    from results.photos.images import ImageError, to_mnist
 
     with pytest.raises(ImageError, match="no digit"):
         to_mnist(np.full((40, 40), 250.0))

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from results import layout
+from results.run import layout
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_SCRIPT = ROOT / "scripts" / "report.py"
@@ -109,7 +109,7 @@ def test_index_html_embeds_all_pictures_and_holds_the_tables(report, run_dir):
 
 def test_confusion_picture_data_sums_to_the_test_count(report, run_dir):
     from results import open_run
-    from results.plots import confusion_figure
+    from results.report.plots import confusion_figure
 
     run = open_run(run_dir)
     shown = json.loads((run_dir / "report" / "report.json").read_text())["pictures"]["confusion"]
@@ -230,7 +230,7 @@ def test_report_on_an_unfinished_run(run_dir, tmp_path):
 def test_results_never_imports_the_search_machinery():
     # results shares search's small file and import helpers, never its data, tuners or training.
     code = (
-        "import sys; import results, results.cli, results.report, results.predict, results.images; "
+        "import sys; import results, results.cli, results.report, results.photos.read, results.photos.images; "
         "allowed = {'search', 'search.atomic', 'search.quiet_import'}; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('search', 'space', 'keras_tuner') "
         "and m not in allowed]; "

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from results import layout
+from results.run import layout
 from runs import MAX_TRIALS, assert_complete_run, damage, one_error_line, run_cli, search_args, trial_statuses
 
 # (file, damage): every file of a finished run, and every kind of damage on the likeliest victims.

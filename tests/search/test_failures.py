@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from results import layout
+from results.run import layout
 from runs import MAX_TRIALS, assert_complete_run, run_cli, search_args, start_search, trial_status, wait_for
 
 

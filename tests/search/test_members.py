@@ -11,10 +11,9 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
-from results import layout
-from results.plots import curves_figure
-from results.run import open_run
-from results.tables import configuration_table
+from results.report.plots import curves_figure
+from results.report.tables import configuration_table
+from results.run import layout, open_run
 from runs import run_cli
 from search.config import MAX_MEMBERS, RunConfig
 from search.errors import ConfigError

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from results import layout
+from results.run import layout
 from runs import RUN_FILES, TINY_SPACE, run_cli, write_space
 from search.config import RunConfig
 from search.errors import SearchError

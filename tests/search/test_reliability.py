@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from results import atomic, layout
+from results.run import atomic, layout
 from runs import (
     MAX_TRIALS,
     ROOT,
@@ -241,7 +241,7 @@ def test_kill_9_at_random_moments_of_writing_never_leaves_a_half_written_file(tm
     writer = f"""
 import sys
 sys.path.insert(0, {str(ROOT)!r})
-from results import atomic
+from results.run import atomic
 i = 0
 while True:
     atomic.write_json({str(target)!r}, {{"i": i, "payload": "x" * 2_000_000}})

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from results import layout
+from results.run import layout
 from runs import TINY_SPACE
 from search.config import SEARCH_SHARE, RunConfig
 from search.data import load_dataset

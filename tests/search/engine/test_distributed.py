@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from results import layout
+from results.run import layout
 from runs import MAX_TRIALS, ROOT, SEARCH_SCRIPT, assert_complete_run, search_args, write_space
 from search.engine import distributed
 from search.errors import ConfigError

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from results import atomic
-from results.predict import Prediction
+from results.photos.read import Prediction
+from results.run import atomic
 
 SURE = (0, 150, 60)
 UNSURE = (220, 120, 0)

@@ -7,9 +7,8 @@ import dataclasses
 
 import numpy as np
 
-from results.images import ImageError, find_digits_in
-from results.photo_like import CONDITIONS, make_picture
-from results.predict import classify, read_found
+from results.photos import ImageError, classify, find_digits_in, read_found
+from search.bench.photo_like import CONDITIONS, make_picture
 
 
 @dataclasses.dataclass

@@ -1,7 +1,7 @@
 """Turning a photo or scan of digits into what the model was trained on: MNIST's convention.
 
-`find_digits_in` cleans a photo (results/paper.py), finds its digits left to right
-(results/segment.py) and brings each into the convention; `to_mnist` does the same for an image
+`find_digits_in` cleans a photo (results/photos/paper.py), finds its digits left to right
+(results/photos/segment.py) and brings each into the convention; `to_mnist` does the same for an image
 already holding one clean digit.
 
 MNIST digits are light ink on black, their ink box scaled into 20x20 pixels (aspect kept), placed in
@@ -11,16 +11,17 @@ a 28x28 image with the centre of mass at the centre; pixels are raw 0-255 (the m
 from __future__ import annotations
 
 import dataclasses
+import io
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
-from results.counter import group_image
-from results.ink_box import centred_in, scaled_into
-from results.paper import clean_ink
-from results.segment import find_digits, joined
+from results.photos.counter import group_image
+from results.photos.ink_box import centred_in, scaled_into
+from results.photos.paper import clean_ink
+from results.photos.segment import find_digits, joined
 
 SIZE = 28
 BOX = 20
@@ -31,11 +32,22 @@ class ImageError(ValueError):
     """A file that is not an image, or an image with no digit in it."""
 
 
-def read_greyscale(path: str | Path) -> np.ndarray:
-    """The image at `path` as greyscale floats 0-255; transparent parts count as white paper."""
-    path = Path(path)
+# Decoding an image costs about 10 bytes a pixel here, and the cleaning several times that; a phone's
+# photo is 12-50 million pixels. Pillow's own guard (DecompressionBombError) starts at 179 million.
+MAX_PIXELS = 64_000_000
+
+
+def read_greyscale(source: str | Path | bytes) -> np.ndarray:
+    """The image file at `source` (a path, or the file's bytes) as greyscale floats 0-255; transparent
+    parts count as white paper. An image of over MAX_PIXELS pixels is refused from its header, before
+    it is decoded."""
+    source = io.BytesIO(source) if isinstance(source, bytes | bytearray) else Path(source)
     try:
-        with Image.open(path) as image:
+        with Image.open(source) as image:
+            if image.width * image.height > MAX_PIXELS:
+                raise ImageError(
+                    f"{image.width}x{image.height} pixels is over the {MAX_PIXELS // 1_000_000} million this reads"
+                )
             image.load()
             image = ImageOps.exif_transpose(image)  # a phone's portrait photo is stored turned, with a tag
             if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -47,6 +59,8 @@ def read_greyscale(path: str | Path) -> np.ndarray:
                 top = 65535.0 if image.mode.startswith("I;16") else max(grey.max(), 1.0)
                 return np.clip(grey * (255.0 / top), 0, 255)
             return np.asarray(image.convert("L"), dtype=np.float64)
+    except ImageError:
+        raise
     except FileNotFoundError:
         raise ImageError("no such file") from None
     except IsADirectoryError:
@@ -112,8 +126,8 @@ class FoundDigit:
 
 class FoundGroup(list):
     """One group of ink in a photo: the ways to read it (each a list of FoundDigit, left to right; one
-    digit, or touching digits cut apart, as results/segment.py offers them), and `count_image`, the
-    whole group at its own aspect for the digit counter (results/counter.py)."""
+    digit, or touching digits cut apart, as results/photos/segment.py offers them), and `count_image`, the
+    whole group at its own aspect for the digit counter (results/photos/counter.py)."""
 
     def __init__(self, ways: list[list[FoundDigit]], count_image: np.ndarray):
         super().__init__(ways)

@@ -16,7 +16,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from results import layout
+from results.run import layout
 
 WRONG = "#d62728"
 RIGHT = "#1a1a1a"

@@ -3,7 +3,7 @@
 The digit model reads a pair of touching digits squeezed into one 20x20 box as one digit, often at
 p=1.0 (an "89" as an 8), so its confidence cannot choose between reading a group as one digit or
 cutting it. The counter looks at the group as it is, wide or narrow, and says whether it holds one,
-two, or three or more digits; results/predict.py weighs that with the digit model's answers.
+two, or three or more digits; results/photos/read.py weighs that with the digit model's answers.
 
 The counter ships with the package (`counter.keras`, 410 KB), trained on groups composed from
 MNIST's training digits (singles, and digits written touching or overlapping) by
@@ -19,8 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from results.ink_box import centred_in, scaled_into
-from results.photo_like import ink_at_height
+from results.photos.ink_box import centred_in, ink_at_height, scaled_into
 
 COUNTER_PATH = Path(__file__).with_name("counter.keras")
 HEIGHT, WIDTH = 28, 64  # the counter's input: the group's ink, light on black
@@ -122,7 +121,7 @@ def write_counter(images: np.ndarray, target: str | Path = COUNTER_PATH, **train
     """Train a counter on `images` (MNIST's training digits; see train_counter for `train_args`) and save
     it to `target` atomically, without the optimizer's state (the shipped file stays small). Returns its
     accuracy on groups composed from the last tenth of `images`, which it did not train on."""
-    from results.atomic import save_model
+    from results.run import atomic
 
     held_out = max(1, len(images) // 10)
     model = train_counter(images[:-held_out], **train_args)
@@ -130,7 +129,7 @@ def write_counter(images: np.ndarray, target: str | Path = COUNTER_PATH, **train
     accuracy = float((count_shares(model, x).argmax(axis=1) == y).mean())
     bare = build_counter()
     bare.set_weights(model.get_weights())
-    save_model(bare, target)
+    atomic.save_model(bare, target)
     return accuracy
 
 

@@ -1,6 +1,6 @@
 """Two pictures that explain a search: hyperparameter importance and parallel coordinates of all trials.
 
-Same conventions as results/plots.py: each function returns (figure, data), data JSON-ready.
+Same conventions as results/report/plots.py: each function returns (figure, data), data JSON-ready.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from matplotlib import colormaps
 from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 
-from results.importance import Importance
-from results.plots import BEST, new_figure
+from results.report.importance import Importance
+from results.report.plots import BEST, new_figure
 
 FAILED = "#b0b0b0"
 

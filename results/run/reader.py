@@ -1,6 +1,6 @@
 """A finished run directory, read-only: configuration, trials, metrics, curves, predictions, model.
 
-The layout is the contract in results/layout.py and docs/run-directory.md. Nothing here trains or imports `search`.
+The layout is the contract in results/run/layout.py and docs/run-directory.md. Nothing here trains or imports `search`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from results import files, layout
-from results.layout import BEST_HPS, CONFIG, HISTORY, METRICS, MODEL, ORACLE, PREDICTIONS, REPORT, TRIALS, TUNER
+from results.run import files, layout
+from results.run.layout import BEST_HPS, CONFIG, HISTORY, METRICS, MODEL, ORACLE, PREDICTIONS, REPORT, TRIALS, TUNER
 
 
 class RunError(ValueError):
@@ -202,6 +202,22 @@ class Run:
             )
         return arrays
 
+    def calibration_images(self) -> np.ndarray:
+        """A stratified sample of the run's training images, (N, 28, 28) uint8 (for an int8 export's
+        representative set). RunError when the run predates it or it is damaged."""
+        path = self.path / layout.CALIBRATION
+        if not path.exists():
+            raise RunError(f"{path}: missing (written by runs since export existed); {REPAIR}")
+        try:
+            with np.load(path) as arrays:
+                images = np.asarray(arrays["images"])
+        except Exception as e:  # np.load raises anything from OSError to zipfile.BadZipFile on a damaged file
+            raise RunError(f"{path}: damaged ({type(e).__name__}: {e}); {REPAIR}") from None
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or images.dtype != np.uint8 or len(images) == 0:
+            shape = f"{images.dtype} images of shape {images.shape}"
+            raise RunError(f"{path}: holds {shape}, not N x 28 x 28 uint8; {REPAIR}")
+        return images
+
     @property
     def model_path(self) -> Path:
         """Where the retrained best model is."""
@@ -218,7 +234,7 @@ class Run:
 
         path = self.model_path
         try:
-            files.check_zip(path, ("config.json", "model.weights.h5"))
+            files.check_zip(path, layout.MODEL_MEMBERS)
         except files.DamagedFile as e:
             raise damaged(e) from None
         import_tensorflow()

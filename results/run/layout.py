@@ -20,6 +20,8 @@ METRICS = "metrics.json"
 TRIALS = "trials.csv"
 PREDICTIONS = "test_predictions.npz"
 RETRAIN_PLAN = "retrain_plan.json"
+CALIBRATION = "calibration.npz"  # a stratified sample of the training images (uint8 "images", "labels"), for export
+CALIBRATION_SIZE = 1000
 REPORT = "report"  # written by report.py:
 REPORT_HTML = "index.html"
 REPORT_JSON = "report.json"
@@ -29,6 +31,13 @@ TUNER = "tuner"  # Keras Tuner's own project folder
 ORACLE = "oracle.json"  # inside TUNER
 TRIAL_PREFIX = "trial_"  # TUNER/trial_<id>/
 TRIAL_RECORD = "mnist_tuner.json"  # our record beside Keras Tuner's trial.json
+# Keras Tuner's own files: oracle.json (above), <tuner_id>.json, and in each TRIAL_PREFIX<id>/ folder:
+KT_TRIAL = "trial.json"
+KT_CHECKPOINT = "checkpoint.weights.h5"
+KT_BUILD_CONFIG = "build_config.json"
+COPY_SUFFIX = ".copy"  # every Keras Tuner state file is kept as a copy beside it, to restore a damaged one
+DAMAGED = "damaged"  # RUN/damaged/: where repair moves damaged files, never deleting them
+MODEL_MEMBERS = ("config.json", "model.weights.h5")  # what a .keras file (a zip) must hold to load
 
 # Trial statuses, as Keras Tuner writes them.
 COMPLETED = "COMPLETED"

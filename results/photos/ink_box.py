@@ -1,6 +1,6 @@
 """Framing a crop of ink the way the models read it: scaled into a box with its aspect kept, at full
-strength, on black. MNIST's digits (results/images.py) and the digit counter's groups
-(results/counter.py) are both framed so."""
+strength, on black. MNIST's digits (images.py) and the digit counter's groups
+(counter.py) are both framed so; `ink_at_height` cuts a clean digit to its ink at a given height."""
 
 from __future__ import annotations
 
@@ -27,3 +27,13 @@ def centred_in(small: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, i
     top, left = (shape[0] - small.shape[0]) // 2, (shape[1] - small.shape[1]) // 2
     out[top : top + small.shape[0], left : left + small.shape[1]] = small
     return out, top, left
+
+
+def ink_at_height(image: np.ndarray, height: int) -> np.ndarray:
+    """A clean MNIST-style digit (light on dark) cut to its ink and scaled to `height` pixels tall, 0-1."""
+    rows = np.flatnonzero(image.max(axis=1) > 30)
+    cols = np.flatnonzero(image.max(axis=0) > 30)
+    ink = image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32)
+    width = max(1, round(ink.shape[1] * height / ink.shape[0]))
+    big = Image.fromarray(ink, mode="F").resize((width, height), Image.Resampling.BICUBIC)
+    return np.clip(np.asarray(big, dtype=np.float64) / 255.0, 0, 1)

@@ -8,10 +8,10 @@ import html
 import json
 from pathlib import Path
 
-from results import atomic, layout, plots, plots_explain
-from results.importance import run_importance
-from results.run import Run
-from results.tables import TableData, ranked_trials, report_tables, to_html
+from results.report import plots, plots_explain
+from results.report.importance import run_importance
+from results.report.tables import TableData, ranked_trials, report_tables, to_html
+from results.run import Run, atomic, layout
 
 PICTURES = ("predictions", "confusion", "curves", "trials", "importance", "parallel")
 CAPTIONS = {

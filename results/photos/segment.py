@@ -6,7 +6,7 @@ digits joins the digit it all but touches, or is left out. A group wide enough t
 digits touching gets the ways to cut it, along the paths through the least ink near the even cuts, and
 for two, near several shares of its width (digits of unequal width, one reaching under the other) and
 near either edge (a narrow "1" touching its neighbour, also in a group too narrow for two even cuts);
-the classifier and the digit counter choose among them (results/predict.py, results/counter.py).
+the classifier and the digit counter choose among them (results/photos/read.py, results/photos/counter.py).
 """
 
 from __future__ import annotations

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
-from results.counter import count_shares, shipped_counter
-from results.images import FoundDigit, FoundGroup, ImageError, find_digits_in, read_greyscale
+from results.photos.counter import count_shares, shipped_counter
+from results.photos.images import FoundDigit, FoundGroup, ImageError, find_digits_in, read_greyscale
 
 TOP = 3
 # Below this top probability an answer is flagged unsure. Measured on 927 digits of photo-like pictures
@@ -30,7 +33,7 @@ CUT_EVIDENCE = ([0.1, 0.35], [0.5, -1.0])
 # (1.0, 0.5) read 421, and 89-92% of numbers where 88-91% on other pictures (docs/experiments.md).
 EXTRA_STROKE = 0.5
 COUNT_PRIOR = 0.25  # per digit more or fewer than a group's width suggests, in log probability
-# Of the counter's log share for a way's count of digits (results/counter.py). On 450 photo-like numbers
+# Of the counter's log share for a way's count of digits (results/photos/counter.py). On 450 photo-like numbers
 # of MNIST test digits (seed 2; plain, uneven light, ruled; the default preset's model) 0.25 read 432,
 # 0.5 431 and without the counter 425; on 600 numbers of training digits 587, 585 and 571.
 COUNTER_WEIGHT = 0.25
@@ -119,28 +122,34 @@ class Failure:
     reason: str
 
 
+def read_image(source: str | Path | bytes, model: Callable[[], object], name: str | None = None) -> Prediction:
+    """The answer for one image file, given as a path or as the file's bytes: the one way from an image to
+    an answer for every front end (predict.py, the HTTP API, the page). `model` returns the digit model;
+    it is asked for only once the image has been read, so an unreadable image never loads it. `name` is
+    the answer's "file" (by default the path; "upload" for bytes). Raises ImageError with one line."""
+    groups = find_digits_in(read_greyscale(source))
+    if name is None:
+        name = "upload" if isinstance(source, bytes | bytearray) else str(source)
+    return read_found(model(), groups, name)
+
+
 def predict_files(run, paths: list[str]) -> list[Prediction | Failure]:
-    """One Prediction or Failure per path, in order. The model is loaded only when some image is readable
-    (RunError when it cannot be)."""
-    found: list[list | Failure] = []
+    """One Prediction or Failure per path, in order, through `read_image`. The model is loaded once, when
+    the first readable image needs it (RunError when it cannot be)."""
+    model = functools.cache(run.load_model)
+    out: list[Prediction | Failure] = []
     for path in paths:
         try:
-            found.append(find_digits_in(read_greyscale(path)))
+            out.append(read_image(path, model))
         except ImageError as e:
-            found.append(Failure(str(path), " ".join(str(e).split())))
-    if all(isinstance(item, Failure) for item in found):
-        return found
-    model = run.load_model()
-    return [
-        item if isinstance(item, Failure) else read_found(model, item, str(path))
-        for path, item in zip(paths, found, strict=True)
-    ]
+            out.append(Failure(str(path), " ".join(str(e).split())))
+    return out
 
 
 def read_found(model, groups: list[FoundGroup], name: str, counter=None) -> Prediction:
     """The Prediction of `model` for the digits found in one image (see find_digits_in): each group of
     ink is read the way, of those offered, whose digits the model is surest of on average, weighed with
-    how many digits `counter` (by default the shipped one, results/counter.py) sees in the group."""
+    how many digits `counter` (by default the shipped one, results/photos/counter.py) sees in the group."""
     every = [digit for ways in groups for way in ways for digit in way]
     answers = iter(classify(model, np.stack([d.image for d in every])))
     shares = _counts_seen(groups, counter)

@@ -25,6 +25,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from results.photos import ink_at_height
+
 CONDITIONS = ("plain", "uneven_light", "ruled", "grid", "shadow", "boxes")
 
 
@@ -41,15 +43,6 @@ class Picture:
     def number(self) -> str:
         return "".join(map(str, self.digits))
 
-
-def ink_at_height(image: np.ndarray, height: int) -> np.ndarray:
-    """A clean MNIST-style digit (light on dark) cut to its ink and scaled to `height` pixels tall, 0-1."""
-    rows = np.flatnonzero(image.max(axis=1) > 30)
-    cols = np.flatnonzero(image.max(axis=0) > 30)
-    ink = image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].astype(np.float32)
-    width = max(1, round(ink.shape[1] * height / ink.shape[0]))
-    big = Image.fromarray(ink, mode="F").resize((width, height), Image.Resampling.BICUBIC)
-    return np.clip(np.asarray(big, dtype=np.float64) / 255.0, 0, 1)
 
 
 def _paper(shape: tuple[int, int], condition: str, rng: np.random.Generator, line_gap: float) -> np.ndarray:

@@ -8,8 +8,7 @@ import html
 from rich.table import Table
 from rich.text import Text
 
-from results import layout
-from results.run import Run
+from results.run import Run, layout
 
 TOP_TRIALS = 10
 
@@ -219,7 +218,7 @@ def report_tables(run: Run, compact: bool = False) -> list[TableData]:
 
 def importance_table(run: Run) -> TableData:
     """Each searched hyperparameter's importance share, largest first; a note when there are too few trials."""
-    from results.importance import run_importance
+    from results.report.importance import run_importance
 
     importance = run_importance(run)
     shares = importance.shares or {}
