@@ -1,7 +1,10 @@
-"""Shared fixtures: a small stratified slice of the real MNIST, and writers of data files.
+"""Shared fixtures: the digits set as MNIST-shaped arrays, a small stratified slice of the real MNIST,
+and writers of data files.
 
-The real MNIST comes from the path in ``MNIST_DATA``, else ``../shared/data/mnist.npz``
-beside the checkout; tests that need it are skipped (with the reason) when it is absent.
+Tests that need only images of MNIST's shape and convention, or labels, use `digits_slice` (or `small`):
+scikit-learn's digits, offline. Only tests that measure a model on real MNIST use `mnist_slice` or
+`mnist_path`; the real MNIST comes from the path in ``MNIST_DATA``, else ``../shared/data/mnist.npz``
+beside the checkout, and those tests are skipped (with the reason) when it is absent.
 """
 
 from __future__ import annotations
@@ -116,9 +119,23 @@ def mnist_slice(mnist_path: Path) -> MnistSlice:
 
 
 @pytest.fixture(scope="session")
-def small(mnist_slice: MnistSlice) -> MnistSlice:
-    """200 training and 50 test images of the slice: enough for the file-format tests."""
-    return mnist_slice.head(200, 50)
+def digits_slice() -> MnistSlice:
+    """scikit-learn's digits in MNIST's convention (uint8, (N, 28, 28), white ink on black, centred):
+    1,437 training and 360 test images, offline. For tests that need digit images of the right shape,
+    not a model's accuracy on real MNIST."""
+    from search.data import load_digits
+
+    digits = load_digits()
+    arrays = (digits.x_train[..., 0], digits.y_train, digits.x_test[..., 0], digits.y_test)
+    for a in arrays:
+        a.setflags(write=False)  # shared by every test of the session: nobody may change it
+    return MnistSlice(*arrays)
+
+
+@pytest.fixture(scope="session")
+def small(digits_slice: MnistSlice) -> MnistSlice:
+    """200 training and 50 test digits images: enough for the file-format tests."""
+    return digits_slice.head(200, 50)
 
 
 @pytest.fixture

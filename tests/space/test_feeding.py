@@ -45,8 +45,8 @@ def test_the_pipeline_does_not_autotune_and_keeps_the_order_unless_shuffled():
     assert alone == 10
 
 
-def test_the_hypermodel_trains_from_arrays_and_validates_on_arrays(mnist_slice):
-    x, y = mnist_slice.x_train[:256, ..., None], mnist_slice.y_train[:256]
+def test_the_hypermodel_trains_from_arrays_and_validates_on_arrays(digits_slice):
+    x, y = digits_slice.x_train[:256, ..., None], digits_slice.y_train[:256]
     hp = kt.HyperParameters()
     space = SpaceConfig(conv_blocks_min=1, conv_blocks_max=1, filters_min=8, filters_max=8, batch_size_min=32)
     hypermodel = CNNHyperModel(space)

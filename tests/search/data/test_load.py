@@ -1,4 +1,5 @@
-"""Loading data: every source, every bad file, on real MNIST arrays written to real files."""
+"""Loading data: every source, every bad file, on digit arrays in MNIST's convention written to real files
+(the real MNIST only where the real thing is the point)."""
 
 from __future__ import annotations
 

@@ -14,10 +14,24 @@ def proportions(labels: np.ndarray) -> np.ndarray:
     return np.bincount(labels, minlength=10) / len(labels)
 
 
+# MNIST's training-set class counts (a published fact, not read from any file), scaled by 1/20:
+# 3,000 labels in MNIST's own uneven proportions.
+MNIST_TRAIN_COUNTS = (5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949)
+
+
 @pytest.fixture(scope="module")
-def labels(mnist_slice) -> np.ndarray:
-    """3,000 real MNIST labels, in MNIST's own (uneven) class proportions."""
-    return mnist_slice.y_train
+def labels() -> np.ndarray:
+    """3,000 labels in MNIST's class proportions, shuffled: what a split sees, without the images."""
+    counts = np.round(np.array(MNIST_TRAIN_COUNTS) / 20).astype(int)
+    assert counts.sum() == 3000
+    made = np.repeat(np.arange(10, dtype=np.uint8), counts)
+    return np.random.default_rng(1234).permutation(made)
+
+
+@pytest.fixture(scope="module")
+def images(labels) -> np.ndarray:
+    """One distinct made image (uint8, 28x28) per label: rows whose content says which row they were."""
+    return np.random.default_rng(5678).integers(0, 256, (len(labels), 28, 28), dtype=np.uint8)
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +59,8 @@ def test_split_is_disjoint_and_complete(ids, labels, val_fraction):
     np.testing.assert_array_equal(y_val, labels[id_val])
 
 
-def test_split_keeps_images_with_their_labels(mnist_slice, ids):
-    x, y = mnist_slice.x_train, mnist_slice.y_train
+def test_split_keeps_images_with_their_labels(images, labels, ids):
+    x, y = images, labels
     x_train, y_train, x_val, y_val = train_val_split(x, y, 0.1, seed=5)
     id_train, _, id_val, _ = train_val_split(ids, y, 0.1, seed=5)
     # The same seed and labels pick the same rows whatever the rows hold.
@@ -113,8 +127,8 @@ def test_subset_exact_size_and_stratified(ids, labels, n):
         assert np.abs(proportions(kept_y) - proportions(labels)).max() < 0.01
 
 
-def test_subset_of_images(mnist_slice, ids):
-    x, y = mnist_slice.x_train, mnist_slice.y_train
+def test_subset_of_images(images, labels, ids):
+    x, y = images, labels
     x_kept, y_kept = stratified_subset(x, y, 500, seed=9)
     id_kept, _ = stratified_subset(ids, y, 500, seed=9)
     np.testing.assert_array_equal(x_kept, x[id_kept])
