@@ -15,9 +15,10 @@ from search.bench.photo_like import CONDITIONS, make_picture
 
 
 @pytest.fixture(scope="module")
-def clean_digits(mnist_slice) -> tuple[np.ndarray, np.ndarray]:
-    """Real MNIST test digits (light on dark, 28x28) and their labels."""
-    return mnist_slice.x_test, mnist_slice.y_test
+def clean_digits(digits_slice) -> tuple[np.ndarray, np.ndarray]:
+    """Handwritten test digits in MNIST's convention (light on dark, 28x28; the digits set, offline) and
+    their labels: the clean-up and the segmentation see ink, not a model's answers."""
+    return digits_slice.x_test, digits_slice.y_test
 
 
 def _iou(a, b) -> float:
@@ -57,8 +58,10 @@ def _cast_shadow(pixels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return pixels * (1 - rng.uniform(0.3, 0.55) * shade)
 
 
-def test_the_edge_of_a_cast_shadow_is_not_taken_for_ink(clean_digits):
-    images, labels = clean_digits
+def test_the_edge_of_a_cast_shadow_is_not_taken_for_ink(mnist_slice):
+    # Real MNIST (skipped without it): its 2% margin was measured on MNIST's strokes; the digits set's
+    # 8x8 images scaled up blur past the box (106 stray pixels against 91 allowed, on its first image).
+    images, labels = mnist_slice.x_test, mnist_slice.y_test
     rng = np.random.default_rng(4)
     for i in range(8):
         picture = make_picture([images[i]], [labels[i]], "plain", rng)
@@ -421,17 +424,23 @@ def _touching(images: np.ndarray, overlap: float) -> np.ndarray:
     return np.clip(page, 0, 255)
 
 
-@pytest.mark.slow
-def test_digits_written_touching_are_read_as_two(mnist_model, test_digits):
+def _touching_pairs_read_right(model, images: np.ndarray, labels: np.ndarray) -> int:
+    """How many of 30 pairs of touching digits, each digit one the model reads right alone, are read as
+    the right two-digit number."""
     from results.photos.read import classify, read_found
 
-    images, labels = test_digits
-    clean = np.array([top[0][0] for top, _ in classify(mnist_model, images[:400])]) == labels[:400]
+    clean = np.array([top[0][0] for top, _ in classify(model, images[:400])]) == labels[:400]
     pairs = np.flatnonzero(clean)[:60].reshape(-1, 2)  # 30 pairs of digits the model reads right alone
     right = 0
     for pair in pairs:
-        prediction = read_found(mnist_model, find_digits_in(_touching(images[pair], overlap=0.06)), "pair")
+        prediction = read_found(model, find_digits_in(_touching(images[pair], overlap=0.06)), "pair")
         right += prediction.number == "".join(str(labels[i]) for i in pair)
+    return right
+
+
+@pytest.mark.slow
+def test_digits_written_touching_are_read_as_two(mnist_model, test_digits):
+    right = _touching_pairs_read_right(mnist_model, *test_digits)
     # Measured with this module's model: 22 of 30 read right without the counter and the extra pair cuts,
     # 22 with the counter alone, 24 with the cuts alone, 27 with both.
     assert right >= 25, right
@@ -449,10 +458,13 @@ def test_a_damaged_counter_file_warns_and_numbers_are_still_read(mnist_model, te
     images, labels = test_digits
     try:
         with pytest.warns(UserWarning, match="the digit counter does not load"):
-            prediction = read_found(mnist_model, find_digits_in(_touching(images[:2], overlap=0.06)), "pair")
+            read_found(mnist_model, find_digits_in(_touching(images[:2], overlap=0.06)), "pair")
+        right = _touching_pairs_read_right(mnist_model, images, labels)
     finally:
         counter.shipped_counter.cache_clear()
-    assert len(prediction.digits) in (1, 2) and all(0 <= d.digit <= 9 for d in prediction.digits)
+    # Without the counter the pair cuts alone read 24 of the 30 pairs with this module's model (27 with it);
+    # a reader that fell back to one digit a group, or gave up, reads none.
+    assert right >= 21, right
 
 
 @pytest.mark.slow
