@@ -24,6 +24,7 @@ DEFAULT_MAX_TRIALS = 10  # for tuners other than Hyperband, which sizes itself
 SEARCH_SHARE = 0.35
 TEST_RESERVE_SECONDS = 10.0  # the test and the saving took 3.3 s on full MNIST; the process then exits
 TTA_RESERVE_SECONDS = 15.0  # five passes over the 10,000 test images took 6-10 s more (per network)
+AVERAGE_RESERVE_SECONDS = 5.0  # --ema: the average and the raw weights each read a training sample (per network)
 MAX_MEMBERS = 4  # each network gets 1/N of the retrain: beyond a few, none trains long enough
 
 
@@ -200,7 +201,9 @@ class RunConfig:
     @property
     def test_reserve_seconds(self) -> float:
         """What a clock-driven retrain leaves of --minutes for the test and the saving."""
-        return TEST_RESERVE_SECONDS + (TTA_RESERVE_SECONDS * self.retrain_members if self.retrain_tta else 0.0)
+        tta = TTA_RESERVE_SECONDS * self.retrain_members if self.retrain_tta else 0.0
+        average = AVERAGE_RESERVE_SECONDS * self.retrain_members if self.retrain_ema else 0.0
+        return TEST_RESERVE_SECONDS + tta + average
 
     @property
     def search_minutes(self) -> float | None:

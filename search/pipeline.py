@@ -20,7 +20,7 @@ from results.run import atomic, layout
 from search import interrupts, repair, rundir
 from search.config import RunConfig
 from search.data import Dataset, load_dataset, stratified_subset, train_val_split
-from search.display import Display
+from search.display import Display, weights_line
 from search.engine import distributed, kt_compat, make_tuner, planned_trials
 from search.engine.memory import Recycle
 from search.engine.records import best_trial, last_error_line, searched_values
@@ -118,6 +118,7 @@ def _run_stages(
     retrain_seconds = time.time() - retrain_started
     interrupts.check()
     test_metrics = test_once(model, data.dataset, run_dir)
+    test_metrics["warnings"] = result_warnings(test_metrics["test_accuracy"], best.score)
     timings = {"search": outcome.seconds, "retrain": retrain_seconds, "total": time.time() - started}
     metrics = write_metrics(run_dir, test_metrics, timings, rows, data, retrain_record, outcome.budget_stopped)
     return RunSummary(run_dir, metrics, request["hyperparameters"], top_trials(rows), resumed_complete=False)
@@ -285,6 +286,7 @@ MEASURED = (
     "share_used",
     "member_peak_rates",
     "members_left_out",
+    "weights_kept",
 )
 
 
@@ -307,7 +309,7 @@ def retrain_best(
     interrupts.check()
     deadline = started + time_budget if time_budget is not None else None
     capped = started + config.retrain_minutes * 60 if config.retrain_minutes else None
-    models, history, left_out = retrain_members(
+    models, history, left_out, kept_weights = retrain_members(
         config, hypermodel, request, (x_all, y_all), epochs, deadline, capped, display, run_strategy
     )
     display.search_end()
@@ -318,6 +320,8 @@ def retrain_best(
     atomic.write_json(run_dir / layout.HISTORY, {"epochs": history})
     # Fewer epochs than planned where the epochs run showed the rest would not fit.
     record = {**request, "epochs": len(history), "epoch_seconds": epoch_seconds}
+    if kept_weights:
+        record["weights_kept"] = kept_weights
     if config.retrain_members > 1 or config.retrain_rate_scale != 1:
         record["member_peak_rates"] = [round(rate, 6) for _, rate in member_rates(config, request)]
         if config.retrain_members > 1:
@@ -339,24 +343,25 @@ def member_rates(config: RunConfig, request: dict) -> list[tuple[float, float]]:
 
 def retrain_members(
     config: RunConfig, hypermodel, request: dict, data, epochs, deadline, capped, display: Display, run_strategy
-) -> tuple[list[keras.Model], list[dict], list[dict]]:
+) -> tuple[list[keras.Model], list[dict], list[dict], list[dict]]:
     """Train the --members networks one after the other, each with an equal share of the time left
     before `deadline` (a clock-driven retrain) or `capped` (--retrain-minutes with --epochs).
 
     Deadlines, not durations: what one network leaves unused, or overruns, the next ones share.
     Returns the models kept, the epochs of all (each marked with its `member` when there are
     several) and the networks left out, each {"network": its number, "why": ...}: diverged, or
-    far behind the best in training error (see LEFT_OUT_ERROR_RATIO).
+    far behind the best in training error (see LEFT_OUT_ERROR_RATIO), and with --ema which weights each
+    network kept ({"network": n, **choose_weights' record}).
     """
     rates = member_rates(config, request)
-    models, history, left_out = [], [], []
+    models, history, left_out, kept_weights = [], [], [], []
     for member, (scale, rate) in enumerate(rates):
         interrupts.check()
         networks_left = len(rates) - member
         if len(rates) > 1:
             display.message(f"retraining network {member + 1} of {len(rates)}, at a peak learning rate of {rate:.4g}")
         try:
-            model, epochs_run = retrain(
+            model, epochs_run, weights = retrain(
                 hypermodel,
                 request["hyperparameters"],
                 *data,
@@ -379,6 +384,9 @@ def retrain_members(
             left_out.append({"network": member + 1, "why": "diverged"})
             continue
         models.append((member + 1, model, epochs_run))
+        if weights is not None:
+            kept_weights.append({"network": member + 1, **weights})
+            display.message(weights_line(kept_weights[-1]))
     kept = [m for m in models if not _learnt_far_less(m[2], [other[2] for other in models])]
     for number, _, _ in models:
         if all(number != k[0] for k in kept):
@@ -389,7 +397,7 @@ def retrain_members(
             left_out.append({"network": number, "why": f"training error over {LEFT_OUT_ERROR_RATIO:g}x the best's"})
     for number, _, epochs_run in models:
         history += [dict(e, member=number) for e in epochs_run] if len(rates) > 1 else epochs_run
-    return [k[1] for k in kept], history, sorted(left_out, key=lambda e: e["network"])
+    return [k[1] for k in kept], history, sorted(left_out, key=lambda e: e["network"]), kept_weights
 
 
 # --members: an average is only as good as its members are alike in skill; a network that ended with
@@ -425,6 +433,22 @@ def test_once(model: keras.Model, dataset: Dataset, run_dir: Path) -> dict:
     with atomic.atomic_path(run_dir / layout.PREDICTIONS) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(f, images=dataset.x_test[..., 0], labels=dataset.y_test, probabilities=probabilities)
     return test_metrics
+
+
+# A tested model this far below the best trial's validation accuracy is suspect: the trial read held-out
+# images of the same training set, and a sound retrain on more data tests near it or above.
+SUSPICIOUS_DROP = 0.10
+
+
+def result_warnings(test_accuracy: float, best_val_accuracy: float | None) -> list[str]:
+    """One line per reason to doubt the tested model, for metrics.json and the summary."""
+    if best_val_accuracy is None or test_accuracy >= best_val_accuracy - SUSPICIOUS_DROP:
+        return []
+    return [
+        f"the tested model ({test_accuracy:.2%}) is {best_val_accuracy - test_accuracy:.1%} below the best "
+        f"trial's validation accuracy ({best_val_accuracy:.2%}): the retrain was too short or went wrong "
+        "(see history.json)"
+    ]
 
 
 def write_metrics(

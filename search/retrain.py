@@ -21,10 +21,14 @@ from search.errors import RetrainError
 from search.rundir import read_json
 from search.time_schedule import WARMUP_FRACTION, TimeBudget
 from space import CNNHyperModel, SpaceConfig, compile_cnn
+from space.averaging import average_of
 from space.feeding import batches, fit_arrays
 from space.hypermodel import training_distortion
 
 EMA_MOMENTUM = 0.999  # an average over about the last 1,000 steps: two epochs of MNIST at batch 128
+# --ema: the average and the raw weights each read this many training images; the better is kept.
+# The retrain trains on all of train+validation, so nothing else can be measured without the test set.
+CHOICE_SAMPLE = 5000
 UNTIL_TIME_IS_UP = 100_000  # epochs asked of fit when the clock, not a count, ends the retrain
 # --members: the networks' peak rates run from the searched one to this multiple of it. Trials of a
 # few epochs favour a rate that gets far fast; retrained at 3.25x, the thorough winner tested as well
@@ -84,7 +88,7 @@ def build_for_retrain(
     model but of the training batches (see `training_distortion`). The schedule is a CosineDecay,
     or the peak rate itself for schedule="constant" (which a TimeBudget then drives). The peak is
     the searched rate times `rate_scale`, never above the space's learning_rate_max (or the searched rate, if higher).
-    `ema`: the weights `fit` leaves are an exponential moving average of the steps.
+    `ema`: the optimizer also keeps a moving average of the weights, warmed up (space/averaging.py).
     """
     hp = kt.HyperParameters()
     hp.values = dict(values)
@@ -238,14 +242,16 @@ def retrain(
     time_budget: float | None = None,
     ema: bool = False,
     rate_scale: float = 1.0,
-) -> tuple[keras.Model, list[dict]]:
-    """Train the best CNN from scratch on (x, y); returns the model and one dict per epoch.
+) -> tuple[keras.Model, list[dict], dict | None]:
+    """Train the best CNN from scratch on (x, y); returns the model, one dict per epoch, and with `ema`
+    which weights were kept (see choose_weights; None without `ema`).
 
     `strategy`: a tf.distribute strategy to build the model under (several GPUs).
     `seconds`: stop at the epochs that fit in this time, judged epoch by epoch (see FitInSeconds).
     `time_budget`: ignore `epochs`; train for this many seconds with the learning rate driven
     by the share of them spent (see TimeBudget); the last epoch is usually partial.
-    `ema`: the model returned holds the moving average of its weights.
+    `ema`: the model returned holds the moving average of its weights, unless the raw weights read a
+    sample of the training images better.
     `rate_scale`: the peak learning rate is the searched one times this (see build_for_retrain).
     Each epoch's dict holds its metrics, `seconds` and `steps`.
     """
@@ -277,7 +283,41 @@ def retrain(
             f"{max(times):.0f} s, more would not have fit in {seconds / 60:.1f} min"
         )
     steps = getattr(timer, "epoch_steps", None) or [steps_per_epoch] * len(times)
-    return model, epoch_records(history, times, steps, steps_per_epoch)
+    weights = choose_weights(model, x, y, seed) if ema else None
+    return model, epoch_records(history, times, steps, steps_per_epoch), weights
+
+
+def choose_weights(model: keras.Model, x: np.ndarray, y: np.ndarray, seed: int) -> dict | None:
+    """Leave in `model` its moving average of the weights or its raw weights, whichever reads a sample of
+    the training images (x, y) better (the average on a tie), compiled with plain SGD so that the saved
+    model loads with plain Keras. Returns what was kept, for metrics.json: {"kept": "average" or "raw",
+    "sample", "average_accuracy", "raw_accuracy"}; None when the model kept no average."""
+    average = average_of(model)
+    if average is None:
+        return None
+    pick = np.random.default_rng(seed).choice(len(x), size=min(CHOICE_SAMPLE, len(x)), replace=False)
+    sample = (x[pick], y[pick])
+    raw = [w.numpy() for w in model.trainable_weights]
+    raw_accuracy = _accuracy(model, *sample)
+    for weight, value in zip(model.trainable_weights, average, strict=True):
+        weight.assign(value)
+    average_accuracy = _accuracy(model, *sample)
+    kept = "average" if average_accuracy >= raw_accuracy else "raw"
+    if kept == "raw":
+        for weight, value in zip(model.trainable_weights, raw, strict=True):
+            weight.assign(value)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return {
+        "kept": kept,
+        "sample": int(len(pick)),
+        "average_accuracy": round(average_accuracy, 6),
+        "raw_accuracy": round(raw_accuracy, 6),
+    }
+
+
+def _accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray) -> float:
+    probabilities = model.predict(batches(x, batch_size=512), verbose=0)
+    return float(np.mean(probabilities.argmax(axis=1) == y))
 
 
 def _timer(time_budget, seconds, epochs, steps_per_epoch, rate) -> keras.callbacks.Callback:

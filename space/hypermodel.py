@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import keras_tuner as kt
 
+from space.averaging import WarmAverageSGD
 from space.config import IMAGE_SIZE, SpaceConfig
 from space.distortion import elastic_distortion
 from space.feeding import fit_arrays, is_arrays
@@ -159,12 +160,14 @@ def _shifted(images, rows: int, columns: int):
 def compile_cnn(model: keras.Model, learning_rate, momentum: float, ema_momentum: float | None = None) -> None:
     """Compile with SGD (Nesterov when there is momentum) and cross-entropy.
 
-    `learning_rate` may be a float or a Keras learning-rate schedule. `ema_momentum`: keep an
-    exponential moving average of the weights, which replaces them when `fit` ends.
+    `learning_rate` may be a float or a Keras learning-rate schedule. `ema_momentum`: also keep a
+    moving average of the weights, warmed up with the step count (space/averaging.py); `fit` leaves
+    the raw weights in the model, and `average_of(model)` reads the average.
     """
-    ema = {"use_ema": True, "ema_momentum": ema_momentum} if ema_momentum else {}
+    sgd = WarmAverageSGD if ema_momentum else keras.optimizers.SGD
+    ema = {"ema_momentum": ema_momentum} if ema_momentum else {}
     model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum, nesterov=momentum > 0, **ema),
+        optimizer=sgd(learning_rate=learning_rate, momentum=momentum, nesterov=momentum > 0, **ema),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

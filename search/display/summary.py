@@ -51,6 +51,20 @@ def print_summary(summary, console: Console | None = None) -> None:
         f"total {format_seconds(timings['total_seconds'])}\n"
         f"run directory: {summary.run_dir}"
     )
+    for weights in metrics.get("retrain", {}).get("weights_kept") or []:
+        console.print(weights_line(weights))
+    for warning in metrics.get("warnings") or []:
+        console.print(f"[bold red]warning:[/bold red] {warning}")
+
+
+def weights_line(weights: dict) -> str:
+    """One line on which weights a network kept: its moving average, or its raw weights where those
+    read the training sample better."""
+    which = "the moving average of its weights" if weights["kept"] == "average" else "its raw weights"
+    return (
+        f"network {weights['network']} kept {which}: on {weights['sample']} training images the average read "
+        f"{weights['average_accuracy']:.2%}, the raw weights {weights['raw_accuracy']:.2%}"
+    )
 
 
 def _cell(value) -> str:
