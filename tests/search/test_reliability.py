@@ -248,13 +248,20 @@ while True:
     i += 1
 """
     rng = np.random.default_rng(0)
+    rewrites = []
     for _ in range(5):
         proc = subprocess.Popen([sys.executable, "-c", writer])
-        time.sleep(0.3 + rng.random() * 0.5)
+        deadline = time.time() + 60
+        while not target.exists():  # the first round: wait for a first whole file, then kill amid rewrites
+            assert proc.poll() is None and time.time() < deadline, "the writer never wrote its file"
+            time.sleep(0.01)
+        time.sleep(0.2 + rng.random() * 0.3)
         proc.kill()
         proc.wait()
-        if target.exists():
-            assert len(json.loads(target.read_text())["payload"]) == 2_000_000
+        record = json.loads(target.read_text())  # there, and whole: never absent, cut or empty
+        assert len(record["payload"]) == 2_000_000
+        rewrites.append(record["i"])
+    assert max(rewrites) >= 1, f"every kill came before a second write: {rewrites}"  # killed amid rewrites
 
 
 # ---- bad input: one line, exit code 2, no traceback, nothing written -------------------------------------
