@@ -16,7 +16,8 @@ ELASTIC_MAX_PIXELS = 4.0
 
 
 # Fields added after runs were saved: left out of to_dict at 0 (their default).
-OPTIONAL_FIELDS = ("augment_zoom", "augment_elastic")
+OPTIONAL_FIELDS = ("augment_zoom", "augment_elastic", "augment_strokes", "augment_noise")
+NOISE_MAX = 128.0  # of 255 levels: beyond it the noise hides the digit
 
 
 class SpaceError(ValueError):
@@ -51,7 +52,10 @@ class SpaceConfig:
     `augment` adds random shifts and rotations in training; `augment_zoom` (with `augment`) also
     scales each image by up to that fraction either way, and `augment_elastic` (with `augment`)
     distorts each one elastically, its pixels moved by a smooth field of that standard deviation
-    in pixels (see space/distortion.py).
+    in pixels (see space/distortion.py). `augment_strokes` (with `augment`): that share of the
+    images has its strokes thinned or thickened by a pixel each side (half each), as fine pens and
+    markers write; `augment_noise` (with `augment`): each image gets Gaussian sensor noise of a
+    standard deviation drawn up to that many of 255 levels.
     """
 
     conv_blocks_min: int = 1
@@ -72,6 +76,8 @@ class SpaceConfig:
     filters_doubling: bool = False
     augment_zoom: float = 0.0
     augment_elastic: float = 0.0
+    augment_strokes: float = 0.0
+    augment_noise: float = 0.0
 
     def __post_init__(self):
         self.validate()
@@ -107,6 +113,10 @@ class SpaceConfig:
                 f"space field augment_elastic: must be >= 0 and <= {ELASTIC_MAX_PIXELS} pixels, "
                 f"got {self.augment_elastic}"
             )
+        if not 0 <= self.augment_strokes <= 1:
+            raise SpaceError(f"space field augment_strokes: a share from 0 to 1, got {self.augment_strokes}")
+        if not 0 <= self.augment_noise <= NOISE_MAX:
+            raise SpaceError(f"space field augment_noise: 0 to {NOISE_MAX:g} levels, got {self.augment_noise}")
         limit = max_pooling_blocks()
         if self.conv_blocks_max > limit:
             raise SpaceError(

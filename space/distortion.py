@@ -54,3 +54,33 @@ def elastic_distortion(images, pixels: float, smoothness: float = SMOOTHNESS, se
 
     # One image at a time, as map_coordinates needs a known size, vectorised over the batch.
     return tf.vectorized_map(resample, (images, field))[..., None]
+
+
+def stroke_width(images, share: float, seed):
+    """`images` (a batch (n, height, width, 1), 0-255) with `share` of them changed in stroke width: half of
+    those thinned by a pixel each side (grey erosion by a 3x3 cross), as a fine pen writes, and half
+    thickened alike (grey dilation), as a marker does. `seed`: a stateless seed (two integers). Float32."""
+    import tensorflow as tf
+
+    images = tf.cast(images, tf.float32)
+    # A flat structuring element: 0 on the cross, far below any pixel elsewhere.
+    cross = np.full((3, 3, 1), -1e4, dtype=np.float32)
+    cross[1, :, 0] = cross[:, 1, 0] = 0.0
+    unit = [1, 1, 1, 1]
+    thinner = tf.nn.erosion2d(images, cross, unit, "SAME", "NHWC", unit)
+    thicker = tf.nn.dilation2d(images, cross, unit, "SAME", "NHWC", unit)
+    draw = tf.random.stateless_uniform(tf.stack([tf.shape(images)[0], 1, 1, 1]), seed=seed)
+    return tf.where(draw < share / 2, thinner, tf.where(draw < share, thicker, images))
+
+
+def sensor_noise(images, most: float, seed):
+    """`images` (a batch, 0-255) with Gaussian noise added, each image's standard deviation drawn evenly
+    from 0 to `most` levels, clipped to 0-255. `seed`: a stateless seed (two integers). Float32."""
+    import tensorflow as tf
+
+    images = tf.cast(images, tf.float32)
+    shape = tf.shape(images)
+    for_sigma, for_noise = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    sigma = tf.random.stateless_uniform(tf.stack([shape[0], 1, 1, 1]), seed=for_sigma, maxval=most)
+    noise = tf.random.stateless_normal(shape, seed=for_noise)
+    return tf.clip_by_value(images + noise * sigma, 0.0, 255.0)

@@ -7,7 +7,7 @@ import keras_tuner as kt
 
 from space.averaging import WarmAverageSGD
 from space.config import IMAGE_SIZE, SpaceConfig
-from space.distortion import elastic_distortion
+from space.distortion import elastic_distortion, sensor_noise, stroke_width
 from space.feeding import fit_arrays, is_arrays
 
 NUM_CLASSES = 10
@@ -73,11 +73,29 @@ class CNNHyperModel(kt.HyperModel):
 
 def training_distortion(space: SpaceConfig):
     """The function of (images, seed) that distorts each training batch in the input pipeline, or None:
-    elastic distortion where the space augments and sets `augment_elastic` (see space/distortion.py)."""
-    if not (space.augment and space.augment_elastic > 0):
+    where the space augments, its stroke-width changes (`augment_strokes`), sensor noise (`augment_noise`)
+    and elastic distortion (`augment_elastic`), each that is set, in that order (see space/distortion.py)."""
+    if not space.augment:
         return None
-    pixels = space.augment_elastic
-    return lambda images, seed: elastic_distortion(images, pixels, seed=seed)
+    steps = []
+    if space.augment_strokes > 0:
+        steps.append(lambda images, seed, share=space.augment_strokes: stroke_width(images, share, seed))
+    if space.augment_noise > 0:
+        steps.append(lambda images, seed, most=space.augment_noise: sensor_noise(images, most, seed))
+    if space.augment_elastic > 0:
+        steps.append(lambda images, seed, pixels=space.augment_elastic: elastic_distortion(images, pixels, seed=seed))
+    if not steps:
+        return None
+
+    def distort(images, seed):
+        import tensorflow as tf
+
+        # Each step its own stateless seed, derived from the batch's.
+        for number, step in enumerate(steps):
+            images = step(images, tf.random.experimental.stateless_fold_in(seed, number + 1))
+        return images
+
+    return distort
 
 
 def build_cnn(
@@ -109,7 +127,8 @@ def build_cnn(
     x = keras.layers.Dense(dense_units, activation="relu")(x)
     if dropout > 0:
         x = keras.layers.Dropout(dropout)(x)
-    outputs = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="digit")(x)
+    # float32 under any policy: a softmax in bfloat16 keeps 3 significant digits (Keras' mixed-precision guide).
+    outputs = keras.layers.Dense(NUM_CLASSES, activation="softmax", name="digit", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="mnist_cnn")
 
 

@@ -7,13 +7,13 @@ trial 10 and after the last trial, and the growth between them.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from results.cli import OneLineParser
 from results.run import layout
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ def growth(rss: list[float], start: int = FROM_TRIAL) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the search, print the figure; exit 1 when memory grew more than --limit."""
-    p = argparse.ArgumentParser(prog="python -m search.bench.memory", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="python -m search.bench.memory", description=__doc__.splitlines()[0])
     p.add_argument("--trials", type=int, default=100, help="trials to run (default 100)")
     p.add_argument("--limit", type=float, default=0.10, help="largest growth allowed (default 0.10)")
     args = p.parse_args(argv)

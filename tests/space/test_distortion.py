@@ -104,3 +104,46 @@ def test_distortion_belongs_to_the_augmentation_and_trains_a_hypermodel(batch):
     x, y = batch
     history = hypermodel.fit(hp, model, x, y, epochs=4, validation_data=(x, y), verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def _batch(n: int = 200) -> np.ndarray:
+    from search.data import load_digits
+
+    return load_digits().x_train[:n].astype(np.float32)
+
+
+def test_stroke_width_thins_half_and_thickens_half_of_its_share():
+    from space.distortion import stroke_width
+
+    images = _batch()
+    out = stroke_width(images, 1.0, seed=[1, 2]).numpy()
+    ink, changed = images.sum(axis=(1, 2, 3)), out.sum(axis=(1, 2, 3))
+    thinner, thicker = np.mean(changed < ink), np.mean(changed > ink)
+    assert thinner + thicker == 1.0  # every image changed
+    assert 0.35 < thinner < 0.65  # half each way (200 draws)
+    assert np.array_equal(stroke_width(images, 0.0, seed=[1, 2]).numpy(), images)
+    assert np.array_equal(out, stroke_width(images, 1.0, seed=[1, 2]).numpy())
+
+
+def test_sensor_noise_stays_in_range_and_below_its_most():
+    from space.distortion import sensor_noise
+
+    images = _batch()
+    out = sensor_noise(images, 40.0, seed=[5, 6]).numpy()
+    assert out.min() >= 0 and out.max() <= 255
+    # Where the image is mid-grey nothing clips; elsewhere clipping only shrinks the change.
+    spread = (out - images).reshape(len(images), -1).std(axis=1)
+    assert spread.max() < 40 * 1.2 and np.median(spread) > 2
+    assert not np.array_equal(out, sensor_noise(images, 40.0, seed=[5, 7]).numpy())
+
+
+def test_the_training_distortion_applies_what_the_space_sets():
+    from space import SpaceConfig
+    from space.hypermodel import training_distortion
+
+    assert training_distortion(SpaceConfig(augment=True)) is None
+    assert training_distortion(SpaceConfig(augment=False, augment_strokes=0.5)) is None
+    distort = training_distortion(SpaceConfig(augment=True, augment_strokes=0.5, augment_noise=20))
+    images = _batch(32)
+    out = distort(images, np.array([3, 4], dtype=np.int64)).numpy()
+    assert out.shape == images.shape and not np.array_equal(out, images)

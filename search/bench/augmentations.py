@@ -1,0 +1,76 @@
+"""What each retrain augmentation does to clean accuracy and to each corruption, measured on its own.
+
+`python scripts/bench.py --augmentations RUN_DIR --minutes M` retrains the run's best hyperparameters
+on its whole training set once per variant, each for M minutes by the clock (as a preset's retrain:
+weight average, one-pixel shift averaging), tests it on the clean test digits and on every corruption
+of search/bench/corruptions.py, and writes bench_augmentations.json. The variants: the run's own
+augmentation (shifts and rotations) alone, then with each extra one alone, then all together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from search.bench.corruptions import measure
+from search.data import load_dataset
+from search.retrain import retrain
+from space import CNNHyperModel, SpaceConfig, shift_averaged
+
+# Each extra augmentation at the amount a preset would use, alone; "all" sets them together.
+EXTRAS = {
+    "strokes": {"augment_strokes": 0.3},
+    "noise": {"augment_noise": 40.0},
+    "zoom": {"augment_zoom": 0.15},
+}
+
+
+def variants(space: SpaceConfig) -> dict[str, SpaceConfig]:
+    """The spaces to retrain from: shifts and rotations only ("shifts"), each extra alone, and all."""
+    base = dataclasses.replace(space, augment=True, augment_strokes=0.0, augment_noise=0.0, augment_zoom=0.0)
+    out = {"shifts": base}
+    out.update({name: dataclasses.replace(base, **fields) for name, fields in EXTRAS.items()})
+    out["all"] = dataclasses.replace(base, **{k: v for fields in EXTRAS.values() for k, v in fields.items()})
+    return out
+
+
+def run_augmentation_benchmark(run, minutes: float, seed: int, names: list[str] | None = None) -> dict:
+    """Retrain `run`'s best values once per variant (or those `names`) and test each; returns the record."""
+    options = run.config["options"]
+    dataset = load_dataset(options["dataset"], options.get("data"))
+    space = SpaceConfig(**options["space"])
+    values = run.best_hyperparameters
+    rows = []
+    for name, variant in variants(space).items():
+        if names and name not in names:
+            continue
+        started = time.time()
+        model, epochs, _ = retrain(
+            CNNHyperModel(variant), values, dataset.x_train, dataset.y_train, epochs=None, seed=seed,
+            time_budget=minutes * 60, ema=True, augment=True,
+        )
+        scores = measure(shift_averaged(model), dataset.x_test[..., 0], dataset.y_test, seed=seed)
+        rows.append(
+            {
+                "variant": name,
+                "fields": {k: getattr(variant, k) for k in ("augment_strokes", "augment_noise", "augment_zoom")},
+                "epochs": round(sum(e.get("partial", 1.0) for e in epochs), 2),
+                "seconds": round(time.time() - started, 1),
+                "clean": scores[0].clean_accuracy,
+                "corruptions": {s.corruption: s.accuracy for s in scores},
+            }
+        )
+    return {"run_dir": str(run.path), "minutes": minutes, "seed": seed, "hyperparameters": values, "variants": rows}
+
+
+def table(record: dict) -> str:
+    """One row per variant: epochs, clean accuracy, each corruption's, the worst."""
+    names = list(record["variants"][0]["corruptions"]) if record["variants"] else []
+    head = f"{'variant':<8} {'epochs':>6} {'clean':>6} " + " ".join(f"{n[:8]:>8}" for n in names) + f" {'worst':>6}"
+    lines = [head]
+    for row in record["variants"]:
+        accuracies = [row["corruptions"][n] for n in names]
+        cells = " ".join(f"{a * 100:>8.2f}" for a in accuracies)
+        worst = min(accuracies) * 100 if accuracies else float("nan")
+        lines.append(f"{row['variant']:<8} {row['epochs']:>6.1f} {row['clean'] * 100:>6.2f} {cells} {worst:>6.2f}")
+    return "\n".join(lines)
