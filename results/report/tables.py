@@ -8,7 +8,7 @@ import html
 from rich.table import Table
 from rich.text import Text
 
-from results.run import Run, layout
+from results.run import Run, files, layout
 
 TOP_TRIALS = 10
 
@@ -213,6 +213,7 @@ def report_tables(run: Run, compact: bool = False) -> list[TableData]:
         failed_trials_table(run),
         per_class_table(run),
         importance_table(run),
+        *([export_table(run)] if files.exists(run.path / layout.EXPORT / layout.EXPORT_JSON) else []),
     ]
 
 
@@ -227,6 +228,45 @@ def importance_table(run: Run) -> TableData:
     if shares:
         title += f": {importance.describe()}"
     return TableData(title, ["hyperparameter", "share"], rows, note=importance.describe(), numeric=(1,))
+
+
+EXPORT_NAMES = {"keras": "Keras", "onnx": "ONNX", "tflite": "LiteRT", "tflite-int8": "LiteRT int8"}
+
+
+def export_table(run: Run) -> TableData:
+    """The run's exported models (RUN/export/export.json) against Keras; a note when export.json is damaged."""
+    path = run.path / layout.EXPORT / layout.EXPORT_JSON
+    try:
+        return export_record_table(files.read_json(path, ("models", "test_count")))
+    except files.DamagedFile as e:
+        return TableData("Exported models", [], [], note=f"{e}; run export.py again")
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        return TableData("Exported models", [], [], note=f"{path}: holds what it should not ({e}); run export.py again")
+
+
+def export_record_table(record: dict) -> TableData:
+    """export.json's record as a table: each model's size, test accuracy, argmax agreement with Keras and
+    largest probability difference, median batch-1 latency and images per second at batch 256."""
+    rows = []
+    for name, m in record["models"].items():
+        agree = "-" if m["agreement"] is None else f"{m['agreement']:.2%}"
+        diff = "-" if m["max_prob_diff"] is None else f"{m['max_prob_diff']:.1e}"
+        rows.append(
+            [
+                EXPORT_NAMES.get(name, name),
+                f"{m['bytes'] / 1024:,.0f} KiB",
+                f"{m['test_accuracy']:.2%}",
+                agree,
+                diff,
+                f"{m['latency_ms']:.2f}",
+                f"{m['images_per_second']:,.0f}",
+            ]
+        )
+    measured = record.get("measured", {})
+    on = f" ({measured['cpu']}, {measured['threads']} threads)" if "cpu" in measured else ""
+    title = f"Exported models on the {record['test_count']:,} test images{on}"
+    columns = ["model", "size", "accuracy", "agrees with Keras", "max |dp|", "ms at batch 1", "images/s at 256"]
+    return TableData(title, columns, rows, numeric=(1, 2, 3, 4, 5, 6))
 
 
 def to_rich(table: TableData) -> Table | Text:
