@@ -9,6 +9,7 @@ import keras_tuner as kt
 import numpy as np
 import pytest
 
+from results.run import layout
 from runs import assert_complete_run, run_cli, trial_statuses, write_space
 from search.engine.bohb import BOHBOracle, propose
 
@@ -134,6 +135,14 @@ def test_bohb_distributes_over_two_workers(tmp_path):
     assert sorted(trial_statuses(run_dir)) == ["COMPLETED"] * 2
     workers = {json.loads(p.read_text())["tuner_id"] for p in run_dir.glob("tuner/trial_*/mnist_tuner.json")}
     assert workers <= {"tuner0", "tuner1"} and workers
+    # No worker died, not even one restarted quietly: the run says nothing of it and each log holds one
+    # process, started once, that ended without a traceback.
+    assert "died" not in result.stderr and "Traceback" not in result.stderr + result.stdout, result.stderr[-3000:]
+    logs = sorted((run_dir / layout.WORKERS).glob("*.log"))
+    assert [log.name for log in logs] == ["tuner0.log", "tuner1.log"]
+    for log in logs:
+        text = log.read_text(errors="replace")
+        assert text.count("--- worker ") == 1 and "Traceback" not in text, f"{log}:\n{text[-3000:]}"
 
 
 def test_tuner_benchmark_summarises_best_so_far_per_tuner(tmp_path):
