@@ -3,6 +3,7 @@ rebuilt and says so in one line per repair, or stops with one line naming the fi
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -139,11 +140,20 @@ def test_oracle_json_lost_with_its_copy_stops_with_one_line(finished, tmp_path):
     one_error_line(run_cli(*args), str(oracle), "--overwrite")
 
 
+def _without_root_file_access() -> None:
+    """In the child, before it starts: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the bounding set,
+    so that root, once it execs, obeys files' modes as any user does (prctl PR_CAPBSET_DROP)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), f"prctl(PR_CAPBSET_DROP, {capability})")
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads a file whatever its mode")
 def test_an_unreadable_trial_json_is_repaired(finished, tmp_path):
     run_dir, args = copy_of(finished, tmp_path)
     path = run_dir / layout.TUNER / "trial_1" / "trial.json"
     path.chmod(0)
-    result = run_cli(*args)
+    as_root = os.geteuid() == 0  # root reads a file whatever its mode, unless it gives up that right
+    result = run_cli(*args, preexec_fn=_without_root_file_access if as_root else None)
     assert result.returncode == 0 and f"repaired: {path}: unreadable" in result.stderr, result.stderr[-3000:]
