@@ -1,5 +1,5 @@
-"""`mnist-report`, `mnist-predict` and `mnist-export` (scripts/report.py, scripts/predict.py, scripts/export.py):
-parse arguments, call one function."""
+"""`mnist-report`, `mnist-predict`, `mnist-export` and `mnist-serve` (scripts/report.py, scripts/predict.py,
+scripts/export.py, scripts/serve.py): parse arguments, call one function."""
 
 from __future__ import annotations
 
@@ -150,6 +150,49 @@ def _annotate_all(answers, out: str, several: bool) -> bool:
             print(f"error: cannot write {target}: {e.strerror or e}", file=sys.stderr)
             return False
     return True
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    """The command line of serve."""
+    p = argparse.ArgumentParser(
+        prog="mnist-serve",
+        description="Serve a finished run's best model on this machine: a page to draw a digit on (or drop a "
+        "photo of a number) and see the answer, and an HTTP API. POST /predict with an image file's bytes as "
+        'the body answers with the JSON of `mnist-predict RUN_DIR FILE --json` (?name=FILE sets its "file", '
+        'by default "upload"); GET /health answers {"status": "ok", "run", "test_accuracy", ...}; /report/ is '
+        "the run's report, once mnist-report has written it. Bodies over 10 MB are refused (413), anything "
+        'that is not an image with 400; every error is JSON {"error": "..."}. Ctrl-C stops it.',
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory (its best_model.keras is served)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 opens it to the network)")
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (0: any free port)")
+    return p
+
+
+def serve_main(argv: list[str] | None = None) -> int:
+    """Serve a run's model from the command line until stopped; returns the exit code."""
+    args = serve_parser().parse_args(argv)
+    from results.deploy import serve_run
+    from results.run import RunError
+
+    if not 0 <= args.port <= 65535:
+        print(f"error: --port {args.port}: choose between 0 and 65535", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        serve_run(args.run_dir, args.host, args.port, announce=lambda line: print(line, flush=True))
+    except RunError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except DAMAGE as e:
+        print(f"error: {unreadable(args.run_dir, e)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as e:  # the port is taken, the address is not this machine's
+        print(f"error: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:  # Ctrl-C, the way to stop a server: uvicorn has shut down and raises it again
+        pass
+    return 0
 
 
 def export_parser() -> argparse.ArgumentParser:
