@@ -99,12 +99,11 @@ def test_two_networks_share_the_retrain_and_one_that_learnt_far_less_is_left_out
     assert record["member_peak_rates"] == pytest.approx([searched, searched * 3], rel=1e-4)
     history = json.loads((run_dir / layout.HISTORY).read_text())["epochs"]
     assert {e["member"] for e in history} == {1, 2}  # the curves show every network trained
-    # On the digits set 3x the searched rate often barely learns in its seconds (17% against 80%
-    # here once); how far each got depends on the machine's speed, so the rule is checked on the
-    # errors recorded: a network ending over twice the best's training error is left out.
-    errors = {m: 1 - [e for e in history if e["member"] == m and "partial" not in e][-1]["accuracy"] for m in (1, 2)}
-    expected = [m for m in (1, 2) if errors[m] > 2 * min(errors.values())]
-    assert [e["network"] for e in record["members_left_out"]] == expected
+    # On the digits set 3x the searched rate often barely learns in its seconds (17% against 80% here
+    # once); how far each got depends on the machine's speed. The rule itself is checked on made errors
+    # below; here the record must agree with the model saved: the networks it holds are those not left out.
+    expected = [e["network"] for e in record["members_left_out"]]
+    assert len(expected) <= 1, expected  # the best network is never left out
     assert all(e["why"] == "training error over 2x the best's" for e in record["members_left_out"])
     assert ("network 2 of 2 left out" in done.stderr) == (2 in expected)
     shares = [sum(e["seconds"] for e in history if e["member"] == m) / record["seconds_budget"] for m in (1, 2)]
@@ -126,3 +125,26 @@ def test_two_networks_share_the_retrain_and_one_that_learnt_far_less_is_left_out
     assert all(f"network {m} left out (training error over 2x" in described for m in expected)
     _, drawn = curves_figure(run.history, {}, [])
     assert sorted(set(drawn["retrain"]["member"])) == [1, 2]
+
+
+def _epochs(*accuracies: float, partial: float | None = None) -> list[dict]:
+    """A network's epoch records with these training accuracies, and a partial last epoch if given."""
+    records = [{"epoch": i + 1, "accuracy": a} for i, a in enumerate(accuracies)]
+    return records + ([{"epoch": len(records) + 1, "accuracy": partial, "partial": True}] if partial else [])
+
+
+@pytest.mark.parametrize(
+    ("second", "left_out"),
+    [
+        (_epochs(0.5, 0.88), True),  # 12% error against the best's 5%: over twice it
+        (_epochs(0.5, 0.91), False),  # 9%: under twice 5%
+        (_epochs(0.5, 0.89, partial=0.3), True),  # the last whole epoch counts, not a partial one
+        (_epochs(0.5, 0.85, partial=0.99), True),
+    ],
+)
+def test_a_network_ending_over_twice_the_best_training_error_is_left_out(second, left_out):
+    from search.pipeline import _learnt_far_less
+
+    best = _epochs(0.6, 0.95)
+    assert not _learnt_far_less(best, [best, second])
+    assert _learnt_far_less(second, [best, second]) is left_out
