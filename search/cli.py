@@ -6,6 +6,7 @@ The flags are RunConfig's fields (search/config.py), each with its help and defa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import shlex
@@ -58,15 +59,44 @@ def build_parser() -> argparse.ArgumentParser:
     for field in dataclasses.fields(RunConfig):
         if "help" in field.metadata:
             _add_option(p, field)
+    _add_distributed_options(p)
+    return p
+
+
+def _add_distributed_options(p: argparse.ArgumentParser) -> None:
+    # Which process this is in a distributed search: not RunConfig's (they do not change the run).
     p.add_argument(
         "--workers",
         type=int,
         metavar="N",
         help="run the trials in N worker processes on this machine, under a chief that retrains "
-        "and tests once (default: one process). Across hosts, set KERASTUNER_TUNER_ID, "
-        "KERASTUNER_ORACLE_IP and KERASTUNER_ORACLE_PORT instead (see README)",
+        "and tests once (default: one process)",
     )
-    return p
+    p.add_argument(
+        "--chief",
+        metavar="[HOST:]PORT",
+        help="serve the trials to workers on other hosts (--worker-of), listening on HOST (default: every "
+        "address) and PORT; trains nothing, retrains and tests once they are done (docs/distributed.md)",
+    )
+    p.add_argument(
+        "--worker-of",
+        metavar="HOST:PORT",
+        help="run trials for the chief at HOST:PORT, in the run directory it uses (a shared file system)",
+    )
+    p.add_argument(
+        "--worker-id",
+        metavar="ID",
+        help="with --worker-of: this worker's id (default: the host's name); started again with the same "
+        "id, a worker re-runs the trial it left",
+    )
+    p.add_argument(
+        "--wait-minutes",
+        type=float,
+        default=distributed.WAIT_MINUTES,
+        metavar="M",
+        help="a chief that hears from no worker, or a worker that cannot reach its chief, for M minutes "
+        "stops with one line, resumable (default: %(default)g)",
+    )
 
 
 def _add_option(parser: argparse.ArgumentParser, field: dataclasses.Field) -> None:
@@ -163,11 +193,11 @@ def exit_now(code: int) -> NoReturn:
 def _search(args: argparse.Namespace, argv: list[str]) -> int:
     # Refuse bad options and data before TensorFlow takes seconds to load.
     config = config_from_args(args)
-    if args.workers is not None:
-        if args.workers < 1:
-            raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-        if distributed.role() != "single":
-            raise ConfigError("--workers starts its own chief: unset the KERASTUNER_* variables to use it")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if not args.wait_minutes > 0:
+        raise ConfigError(f"--wait-minutes must be positive, got {args.wait_minutes}")
+    role = distributed.take_role(args.workers, args.chief, args.worker_of, args.worker_id)
     from search.data import load_dataset
 
     dataset = load_dataset(config.dataset, config.data)
@@ -183,12 +213,22 @@ def _search(args: argparse.Namespace, argv: list[str]) -> int:
     distributed.limit_threads_of_worker()
     workers = None
     if args.workers:
-        workers = distributed.local_workers(_own_command() + distributed.worker_argv(argv), args.workers, config)
+        own = _own_command() + distributed.worker_argv(argv)
+        workers = distributed.local_workers(own, args.workers, config, args.wait_minutes)
+    elif role == "chief":
+        workers = distributed.remote_workers(config, args.wait_minutes)
     display = Display() if args.quiet else RichDisplay()
-    summary = run_search(config, display, dataset, workers, PROCESS_STARTED, SEARCH_STARTED)
+    serving = distributed.working_for_chief(args.wait_minutes) if role == "worker" else contextlib.nullcontext()
+    try:
+        with serving:
+            summary = run_search(config, display, dataset, workers, PROCESS_STARTED, SEARCH_STARTED)
+    except distributed.WorkersLost as e:
+        raise distributed.WorkersLost(f"{e}; resume with: {resume_command(argv)}") from None
     if summary is None:
         print(f"worker {os.environ[distributed.TUNER_ID]}: the chief has no more trials")
         return 0
+    if workers is not None:
+        distributed.write_workers_record(summary.run_dir, workers)
     print_summary(summary)
     return 0
 

@@ -172,3 +172,50 @@ def schedule_rerun(state: dict, trial_id: str) -> None:
         state["end_order"].remove(trial_id)
     if trial_id not in state["retry_queue"] and trial_id not in state["ongoing_trials"].values():
         state["retry_queue"].append(trial_id)
+
+
+# --- the distributed engine (keras_tuner.src.distribute), checked against 1.4.8 ---------------------
+# What the chief's gRPC servicer calls on its oracle for a worker's request.
+WORKER_REQUESTS = (
+    "get_space",
+    "update_space",
+    "create_trial",
+    "update_trial",
+    "end_trial",
+    "get_trial",
+    "get_best_trials",
+)
+
+
+def set_client_timeout(seconds: float) -> None:
+    """How long a worker's OracleClient waits for the chief on each request (Keras Tuner: one hour)."""
+    from keras_tuner.src.distribute import oracle_client
+
+    oracle_client.TIMEOUT = seconds
+
+
+def ongoing_trials(oracle) -> dict[str, str]:
+    """{tuner id: the trial id it runs} of the chief's oracle (a copy: its server thread changes it)."""
+    return {tuner_id: trial.trial_id for tuner_id, trial in dict(oracle.ongoing_trials).items()}
+
+
+def listen_to_workers(oracle, heard) -> None:
+    """Call `heard(method name, args)` before the chief's oracle answers each worker request."""
+    for name in WORKER_REQUESTS:
+        method = getattr(oracle, name)
+
+        def answer(*args, _name=name, _method=method, **kwargs):
+            heard(_name, args)
+            return _method(*args, **kwargs)
+
+        setattr(oracle, name, answer)
+
+
+def ask_chief(address: str, timeout: float) -> None:
+    """One cheap request to the chief at `address` (host:port): its search space. Raises grpc.RpcError."""
+    import grpc
+    from keras_tuner.src import protos
+
+    with grpc.insecure_channel(address) as channel:
+        stub = protos.get_service_grpc().OracleStub(channel)
+        stub.GetSpace(protos.get_service().GetSpaceRequest(), timeout=timeout)

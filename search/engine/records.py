@@ -16,8 +16,14 @@ from search.engine import kt_compat
 def best_trial(oracle):
     """The completed trial with the best validation accuracy, or None.
 
-    Not oracle.get_best_trials: it pads its answer with failed trials when too few completed.
+    An oracle that holds the trials (a lone search, the chief) is read directly, not through
+    oracle.get_best_trials: that pads its answer with failed trials when too few completed. A
+    distributed worker's oracle is Keras Tuner's gRPC client of the chief's, which holds no
+    trials: it is asked, and a padded answer (not COMPLETED) means none completed yet.
     """
+    if not kt_compat.holds_trials(oracle):
+        answer = oracle.get_best_trials(1)
+        return answer[0] if answer and answer[0].status == layout.COMPLETED else None
     return layout.best_completed(oracle.trials.values(), score=lambda t: t.score, status=lambda t: t.status)
 
 

@@ -93,6 +93,8 @@ class TrialEngine:
         super().pre_create_trial()
         interrupts.check()
         if self.deadline is not None and time.time() >= self.deadline and not self.budget_stopped:
+            if not kt_compat.holds_trials(self.oracle):
+                return  # a distributed worker: its chief enforces the budget (ChiefMonitor)
             self.budget_stopped = True
             kt_compat.stop_new_trials(self.oracle)
 
