@@ -164,7 +164,7 @@ def read_found(model, groups: list[FoundGroup], name: str, counter=None) -> Pred
     for found, (top, probability) in chosen:
         odd_shape = found.aspect > WIDEST or (found.fill > FULLEST and found.aspect > BAR)
         too_short = len(chosen) > 1 and (found.box[3] - found.box[1]) < SHORTEST * typical
-        unsure = probability < UNSURE_BELOW or odd_shape or too_short
+        unsure = bool(probability < UNSURE_BELOW or odd_shape or too_short)  # numpy.bool_ is no JSON
         out.append(DigitAnswer(top[0][0], top[0][1], top, found.box, unsure))
     return Prediction(name, out)
 

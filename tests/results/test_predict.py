@@ -256,3 +256,16 @@ def test_a_blank_image_is_refused():
 
     with pytest.raises(ImageError, match="no digit"):
         to_mnist(np.full((40, 40), 250.0))
+
+
+def test_a_long_stroke_read_as_several_unsure_digits_is_still_json(run_dir, tmp_path):
+    # A dash much wider than a digit is cut into pieces, each flagged unsure by its shape; the flag was
+    # a numpy bool and --json crashed with a traceback on it.
+    page = np.full((200, 600), 255, np.uint8)
+    page[95:105, 40:560] = 0
+    path = tmp_path / "dash.png"
+    Image.fromarray(page).save(path)
+    done = run_predict(run_dir, path, "--json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["unsure"] is True and all(isinstance(d["unsure"], bool) for d in answer["digits"])
