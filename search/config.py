@@ -26,6 +26,11 @@ TEST_RESERVE_SECONDS = 10.0  # the test and the saving took 3.3 s on full MNIST;
 TTA_RESERVE_SECONDS = 15.0  # five passes over the 10,000 test images took 6-10 s more (per network)
 AVERAGE_RESERVE_SECONDS = 5.0  # --ema: the average and the raw weights each read a training sample (per network)
 MAX_MEMBERS = 4  # each network gets 1/N of the retrain: beyond a few, none trains long enough
+PRECISIONS = ("auto", "float32", "bfloat16", "float16")  # space/precision.py's POLICIES, and auto
+# --precision auto leaves float32 only for a clear gain (search/precision.py): interleaved rounds of one
+# network on a shared 2-core machine differed by up to 30% (2,480 against 3,225 images/s, issue 42), and
+# a needless 16-bit type costs digits; where bfloat16 units exist it trained 1.9x float32.
+PRECISION_MARGIN = 1.25
 
 
 def option(default, help: str, *, flag: str | None = None, metavar: str | None = None, choices=None, preset=False):
@@ -139,6 +144,14 @@ class RunConfig:
         "(default: one device)",
         choices=("mirrored",),
     )
+    precision: str = option(
+        "auto",
+        f"what trials and the retrain compute in: {', '.join(PRECISIONS)}. auto times a few training steps in "
+        f"each type once on this machine (cached in ~/.cache/mnist-tuner) and leaves float32 only for one at least "
+        f"{PRECISION_MARGIN:g}x as fast; bfloat16 and float16 are Keras' mixed precision (float32 weights and "
+        "output layer). The saved model computes in float32 whatever was trained. Not part of the search's "
+        "configuration: a run resumes under another precision",
+    )
     preset: str | None = None
     # Set by presets or by code, not by flags.
     hyperband_factor: int = 3
@@ -195,6 +208,8 @@ class RunConfig:
             raise ConfigError(f"--rate-scale must be positive, got {self.retrain_rate_scale}")
         if not 1 <= self.retrain_members <= MAX_MEMBERS:
             raise ConfigError(f"--members must be from 1 to {MAX_MEMBERS}, got {self.retrain_members}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r} (choose from {', '.join(PRECISIONS)})")
         if self.seed < 0:
             raise ConfigError(f"--seed must be >= 0, got {self.seed}")
 
@@ -229,7 +244,8 @@ class RunConfig:
         return Path(self.run_dir) if self.run_dir else Path("runs") / f"{self.dataset}-{self.tuner}"
 
     def search_key(self, data_fingerprint: str) -> dict:
-        """The options that decide which trials run and what they see."""
+        """The options that decide which trials run and what they see. Not `precision`: it decides how fast
+        they train, as --workers does, so a run resumes under another one."""
         return {
             "dataset": self.dataset,
             "data_fingerprint": data_fingerprint,

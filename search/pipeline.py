@@ -20,13 +20,16 @@ from results.run import atomic, layout
 from search import interrupts, repair, rundir
 from search.config import RunConfig
 from search.data import Dataset, load_dataset, stratified_subset, train_val_split
-from search.display import Display, weights_line
+from search.display import Display, precision_line, weights_line
 from search.engine import distributed, kt_compat, make_tuner, planned_trials
 from search.engine.memory import Recycle
 from search.engine.records import best_trial, last_error_line, searched_values
 from search.errors import RetrainError, SearchError, UserError
+from search.precision import Choice
+from search.precision import resolve as resolve_precision
 from search.retrain import evaluate, member_rate_scales, peak_rate, plan_epochs, retrain, with_request_defaults
 from space import CNNHyperModel, averaged, shift_averaged
+from space.precision import float32_copy
 
 __all__ = ["RunSummary", "SearchError", "run_search"]
 
@@ -86,21 +89,32 @@ def run_search(
     started, display = started or time.time(), display or Display()
     data = prepare_data(config, dataset)
     key = config.search_key(data.fingerprint)
+    choice = resolve_precision(config.precision)
+    if choice.how == "measured":
+        display.message(precision_line(choice.record()))
     if distributed.role() == "worker":  # runs the chief's trials in the chief's directory, which the chief holds
-        search(config, data, rundir.prepare(config.resolved_run_dir(), config, key), display, None)
+        run_dir = rundir.prepare(config.resolved_run_dir(), config, key)
+        search(config, data, run_dir, display, None, precision=choice.used)
         return None
     with rundir.claimed(config.resolved_run_dir()):
-        return _run_stages(config, data, key, display, workers, started, search_started)
+        return _run_stages(config, data, key, display, workers, started, search_started, choice)
 
 
 def _run_stages(
-    config: RunConfig, data, key: dict, display: Display, workers, started: float, search_started: float | None
+    config: RunConfig,
+    data,
+    key: dict,
+    display: Display,
+    workers,
+    started: float,
+    search_started: float | None,
+    choice: Choice,
 ) -> RunSummary:
     # Only now, with every input checked and the directory held, does anything get written.
     run_dir = rundir.prepare(config.resolved_run_dir(), config, key)
     for line in repair.repair_run(run_dir):
         display.message(f"repaired: {line}")
-    outcome = search(config, data, run_dir, display, workers, search_started)
+    outcome = search(config, data, run_dir, display, workers, search_started, choice.used)
     interrupts.check()
     write_calibration(run_dir, data)
     best = pick_best(outcome.tuner)
@@ -114,13 +128,15 @@ def _run_stages(
         return RunSummary(run_dir, finished[0], request["hyperparameters"], top_trials(rows), finished[1])
 
     retrain_started = time.time()
-    model, retrain_record = retrain_best(config, data, run_dir, request, display, started)
+    model, retrain_record = retrain_best(config, data, run_dir, request, display, started, choice.used)
     retrain_seconds = time.time() - retrain_started
     interrupts.check()
     test_metrics = test_once(model, data.dataset, run_dir)
     test_metrics["warnings"] = result_warnings(test_metrics["test_accuracy"], best.score)
     timings = {"search": outcome.seconds, "retrain": retrain_seconds, "total": time.time() - started}
-    metrics = write_metrics(run_dir, test_metrics, timings, rows, data, retrain_record, outcome.budget_stopped)
+    metrics = write_metrics(
+        run_dir, test_metrics, timings, rows, data, retrain_record, outcome.budget_stopped, choice.record()
+    )
     return RunSummary(run_dir, metrics, request["hyperparameters"], top_trials(rows), resumed_complete=False)
 
 
@@ -156,14 +172,16 @@ def search(
     display: Display,
     workers: distributed.WorkerPool | None,
     started: float | None = None,
+    precision: str = "float32",
 ) -> SearchOutcome | None:
     """Run the trials (resuming those already run), within the time budget; None in a distributed worker.
-    `started`: when the search began, where an earlier process began it; default now."""
+    `started`: when the search began, where an earlier process began it; default now. `precision`: what the
+    trials compute in."""
     role = distributed.role()
     keras.utils.set_random_seed(config.seed)
     already_spent = sum(r.get("seconds", 0) for r in rundir.trial_records(run_dir).values())
     deadline = time.time() + config.search_minutes * 60 - already_spent if config.search_minutes else None
-    tuner = load_tuner(config, run_dir, display, deadline, role)
+    tuner = load_tuner(config, run_dir, display, deadline, role, precision)
     callbacks = [keras.callbacks.TensorBoard(config.tensorboard)] if config.tensorboard else []
     fit = dict(epochs=config.max_epochs, validation_data=(data.x_val, data.y_val), callbacks=callbacks, verbose=0)
     if role == "worker":
@@ -194,14 +212,16 @@ def search(
     return SearchOutcome(tuner, time.time() - started, budget_stopped)
 
 
-def load_tuner(config: RunConfig, run_dir: Path, display: Display, deadline: float | None, role: str):
+def load_tuner(
+    config: RunConfig, run_dir: Path, display: Display, deadline: float | None, role: str, precision: str = "float32"
+):
     """The tuner of `config` in `run_dir`: new, or reloaded with the trials already run there.
     A reload that fails where repair_run saw nothing wrong ends with one line (SearchError)."""
     reloading = (run_dir / layout.TUNER / layout.ORACLE).exists()
     try:
         return make_tuner(
             config.tuner,
-            CNNHyperModel(config.space),
+            CNNHyperModel(config.space, precision=precision),
             run_dir,
             max_trials=config.trial_limit,
             max_epochs=config.max_epochs,
@@ -291,14 +311,21 @@ MEASURED = (
 
 
 def retrain_best(
-    config: RunConfig, data: SearchData, run_dir: Path, request: dict, display: Display, run_started: float
+    config: RunConfig,
+    data: SearchData,
+    run_dir: Path,
+    request: dict,
+    display: Display,
+    run_started: float,
+    precision: str = "float32",
 ) -> tuple[keras.Model, dict]:
     """Retrain the best CNN from scratch on train+validation (--members: several, one after the other,
-    each with an equal share of what time is left); write the model and its curves.
+    each with an equal share of what time is left), computing in `precision`; write the model (computing
+    in float32) and its curves.
     Returns the model and the retrain's record for metrics.json."""
     started = time.time()
     x_all, y_all = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
-    hypermodel = CNNHyperModel(config.space)
+    hypermodel = CNNHyperModel(config.space, precision=precision)
     run_strategy = strategy(config.distribution)
     time_budget = retrain_seconds(config, run_started) if config.retrain_timed else None
     epochs, epoch_seconds = request["epochs_asked"], None
@@ -316,6 +343,8 @@ def retrain_best(
     model = averaged(models)
     if config.retrain_tta:
         model = shift_averaged(model)
+    # Trained in bfloat16 or float16, the model is saved (and tested) as it would compute anywhere: in float32.
+    model = float32_copy(model)
     atomic.save_model(model, run_dir / layout.MODEL)
     atomic.write_json(run_dir / layout.HISTORY, {"epochs": history})
     # Fewer epochs than planned where the epochs run showed the rest would not fit.
@@ -459,8 +488,10 @@ def write_metrics(
     data: SearchData,
     retrain_record: dict,
     budget_stopped: bool,
+    precision_record: dict | None = None,
 ) -> dict:
-    """metrics.json, written last: its presence marks the run finished."""
+    """metrics.json, written last: its presence marks the run finished. `precision_record`: what the run
+    computed in and why (search/precision.py's Choice.record)."""
     metrics = {
         **test_metrics,
         "timings": {
@@ -479,6 +510,7 @@ def write_metrics(
         },
         "retrain": retrain_record,
         "budget_stopped": budget_stopped,
+        "precision": precision_record,
         "versions": versions(),
     }
     atomic.write_json(run_dir / layout.METRICS, metrics)

@@ -24,6 +24,7 @@ from space import CNNHyperModel, SpaceConfig, compile_cnn
 from space.averaging import average_of
 from space.feeding import batches, fit_arrays
 from space.hypermodel import training_distortion
+from space.precision import unwrapped
 
 EMA_MOMENTUM = 0.999  # an average over about the last 1,000 steps: two epochs of MNIST at batch 128
 # --ema: the average and the raw weights each read this many training images; the better is kept.
@@ -93,13 +94,14 @@ def build_for_retrain(
     hp = kt.HyperParameters()
     hp.values = dict(values)
     if augment:
-        hypermodel = CNNHyperModel(retrain_space(hypermodel.space, augment))
+        hypermodel = CNNHyperModel(retrain_space(hypermodel.space, augment), precision=hypermodel.precision)
     model = hypermodel.build(hp)
     batch_size = int(values["batch_size"])
     steps = epochs * math.ceil(train_size / batch_size)
-    peak = peak_rate(float(model.optimizer.learning_rate), rate_scale, hypermodel.space)
+    searched = unwrapped(model.optimizer)  # under float16 Keras wraps it to scale the loss
+    peak = peak_rate(float(searched.learning_rate), rate_scale, hypermodel.space)
     schedule = learning_rate_schedule(peak, steps, schedule)
-    compile_cnn(model, schedule, float(model.optimizer.momentum), EMA_MOMENTUM if ema else None)
+    compile_cnn(model, schedule, float(searched.momentum), EMA_MOMENTUM if ema else None)
     return model, batch_size, schedule
 
 

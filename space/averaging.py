@@ -16,6 +16,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from space.precision import unwrapped
+
 # The momentum's warm-up: (1 + t) / (WARMUP + t) at step t, as TensorFlow's num_updates.
 WARMUP = 10.0
 
@@ -48,7 +50,7 @@ class WarmAverageSGD(keras.optimizers.SGD):
 def average_of(model: keras.Model) -> list[np.ndarray] | None:
     """The moving average of `model`'s trainable weights, in `model.trainable_weights` order; None when its
     optimizer keeps none (compiled without an average, or not yet trained)."""
-    optimizer = model.optimizer
+    optimizer = unwrapped(model.optimizer)
     if not isinstance(optimizer, WarmAverageSGD) or not getattr(optimizer, "built", False):
         return None
     averages = optimizer._model_variables_moving_average

@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_timing_arguments(p)
     _add_tuner_arguments(p.add_argument_group("comparing tuners (--tuners)"))
     _add_photo_arguments(p.add_argument_group("reading photos (--photos)"))
+    _add_precision_arguments(p.add_argument_group("training precisions (--precision)"))
     return p
 
 
@@ -90,6 +91,23 @@ def _add_tuner_arguments(group) -> None:
     group.add_argument("--max-epochs", type=int, default=3, help="with --tuners: epochs a trial may train (default 3)")
 
 
+def _add_precision_arguments(group) -> None:
+    group.add_argument(
+        "--precision",
+        action="store_true",
+        help="instead: images/s of training --precision auto's network in float32 and bfloat16 (float16 too with "
+        "a GPU), interleaved in one process, with the ratio; writes bench_precision.json",
+    )
+    group.add_argument("--rounds", type=int, default=8, help="with --precision: interleaved rounds (default 8)")
+    group.add_argument("--steps", type=int, default=20, help="with --precision: steps a round (default 20)")
+    group.add_argument(
+        "--no-augment",
+        dest="augment",
+        action="store_false",
+        help="with --precision: the network without its augmentation layers (as the trials train it)",
+    )
+
+
 def _add_photo_arguments(group) -> None:
     group.add_argument(
         "--photos",
@@ -113,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import_tensorflow()
     try:
+        if args.precision:
+            return _precision_main(args)
         if args.photos:
             return _photos_main(args)
         return _tuners_main(args) if args.tuners else _presets_main(args)
@@ -192,4 +212,31 @@ def _photos_main(args) -> int:
         },
     )
     print("written: bench_photos.json")
+    return 0
+
+
+def _precision_main(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from results.run import atomic
+    from search.bench.precision import as_table, run_precision_benchmark
+
+    if args.rounds < 1 or args.steps < 1:
+        raise UserError("--rounds and --steps must be at least 1")
+    result = run_precision_benchmark(args.rounds, args.steps, args.augment)
+    network = result["network"]
+    table = Table(
+        title=f"training images/s on {result['cpu']}: conv {'/'.join(map(str, network['filters']))}, dense "
+        f"{network['dense_units']}, batch {network['batch_size']}{', augmented' if network['augment'] else ''}; "
+        f"{args.rounds} interleaved rounds of {args.steps} steps"
+    )
+    for column in ("precision", "median images/s", "rounds", "vs float32"):
+        table.add_column(column, justify="left" if column == "precision" else "right")
+    for row in as_table(result):
+        table.add_row(*row)
+    Console().print(table)
+    print(f"--precision auto would choose {result['auto_would_choose']} here ({result['seconds']:g} s)")
+    atomic.write_json("bench_precision.json", result)
+    print("written: bench_precision.json")
     return 0

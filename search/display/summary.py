@@ -51,6 +51,8 @@ def print_summary(summary, console: Console | None = None) -> None:
         f"total {format_seconds(timings['total_seconds'])}\n"
         f"run directory: {summary.run_dir}"
     )
+    if metrics.get("precision"):
+        console.print(precision_line(metrics["precision"]))
     for weights in metrics.get("retrain", {}).get("weights_kept") or []:
         console.print(weights_line(weights))
     for warning in metrics.get("warnings") or []:
@@ -64,6 +66,24 @@ def weights_line(weights: dict) -> str:
     return (
         f"network {weights['network']} kept {which}: on {weights['sample']} training images the average read "
         f"{weights['average_accuracy']:.2%}, the raw weights {weights['raw_accuracy']:.2%}"
+    )
+
+
+def precision_line(record: dict) -> str:
+    """One line on what the run computed in, and for --precision auto what the measurement found
+    (`record`: metrics.json's "precision")."""
+    if record["how"] == "asked":
+        return f"precision {record['used']} (--precision {record['asked']})"
+    speeds = record["images_per_second"]
+    others = ", ".join(f"{name} {gain:.2f}x" for name, gain in record["speedup"].items())
+    when = (
+        f"measured here in {record['measure_seconds']:.1f} s"
+        if record["how"] == "measured"
+        else f"as measured before in {record['measure_seconds']:.1f} s ({record['cache']})"
+    )
+    return (
+        f"precision {record['used']} (auto: float32 trained {speeds['float32']:,.0f} images/s, {others} that; "
+        f"another type needs {record['margin']:g}x; {when})"
     )
 
 
