@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from results.run import layout
-from runs import RUN_FILES, TINY_SPACE, run_cli, write_space
+from runs import LEARNING_SPACE, RUN_FILES, TINY_SPACE, run_cli, write_space
 from search.config import RunConfig
 from search.errors import SearchError
 from search.pipeline import run_search
@@ -54,7 +54,7 @@ def test_command_line_writes_a_complete_run_whose_model_loads_with_plain_keras(t
         run_dir,
         "--quiet",
         "--space",
-        write_space(tmp_path / "space.toml"),
+        write_space(tmp_path / "space.toml", **LEARNING_SPACE),
     )
     assert result.returncode == 0, result.stderr
     assert "test accuracy" in result.stdout
@@ -83,7 +83,11 @@ print(json.dumps(float(np.mean(probs.argmax(1) == data['labels']))))
 """
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == pytest.approx(metrics["test_accuracy"])
+    reloaded_accuracy = json.loads(out.stdout.strip().splitlines()[-1])
+    assert reloaded_accuracy == pytest.approx(metrics["test_accuracy"])
+    # The default preset's retrain (augmentation, weight average, shift averaging) for 3 epochs of this
+    # space tested 96.1%; Keras' average without a warm-up, saved near the initial weights, 9.7%.
+    assert reloaded_accuracy >= 0.8, metrics["retrain"]
 
 
 @pytest.mark.slow
@@ -100,7 +104,9 @@ def test_the_test_images_stored_are_the_datasets_test_set(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("tuner", ["hyperband", "bohb", "bayesian", "random", "grid"])
 def test_every_tuner_searches_the_same_space(tmp_path, tuner):
-    summary = run_search(tiny_config(tmp_path / tuner, tuner=tuner, max_trials=3))
+    summary = run_search(
+        tiny_config(tmp_path / tuner, tuner=tuner, max_trials=3, epochs=3, space=SpaceConfig(**LEARNING_SPACE))
+    )
     rows = read_trials(tmp_path / tuner)
     assert 1 <= len(rows) <= 3
     assert all(r["status"] == "COMPLETED" for r in rows)
@@ -109,7 +115,8 @@ def test_every_tuner_searches_the_same_space(tmp_path, tuner):
         # Per-block widths exist only for the blocks a trial has.
         assert row["filters_0"] != ""
         assert (row.get("filters_1", "") != "") == (depth >= 2)
-    assert 0.0 <= summary.metrics["test_accuracy"] <= 1.0
+    # Measured 89-97% over the five tuners (3 epochs of retrain); a model at chance tests about 10%.
+    assert summary.metrics["test_accuracy"] >= 0.75, summary.metrics["retrain"]
     best = json.loads((tmp_path / tuner / layout.BEST_HPS).read_text())
     assert not any(k.startswith("tuner/") for k in best)
     assert summary.metrics["retrain"]["hyperparameters"] == best
@@ -252,7 +259,10 @@ def test_a_run_directory_of_another_format_gets_one_line_and_report_still_reads_
     ]
     from results import open_run
 
-    assert open_run(tmp_path / "r").metrics["test_accuracy"] > 0
+    # report.py's reader takes the old run whole: the accuracy it reads is that of the stored answers.
+    run = open_run(tmp_path / "r")
+    answers = run.test_predictions.probabilities.argmax(axis=1)
+    assert run.metrics["test_accuracy"] == pytest.approx(float(np.mean(answers == run.test_predictions.labels)))
 
 
 def test_one_retrain_epoch_is_timed_in_this_process():
