@@ -95,7 +95,10 @@ def mnist_path() -> Path:
     """The real, complete MNIST (a Keras-layout .npz or a folder of the four IDX files); skip when absent."""
     path = Path(os.environ.get("MNIST_DATA") or DEFAULT_MNIST)
     if not path.exists():
-        pytest.skip(f"real MNIST not found at {path} (set MNIST_DATA to a Keras-layout mnist.npz or an IDX folder)")
+        pytest.skip(
+            f"real MNIST not found at {path}: this test measures a model, or margins, on real MNIST "
+            "(set MNIST_DATA to a Keras-layout mnist.npz or an IDX folder)"
+        )
     return path
 
 
