@@ -12,6 +12,14 @@ import warnings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is imported
 
 EXIT_BAD_INPUT = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line, `error: ...`, and exit 2, like every other expected
+    failure of the commands (argparse prints its whole usage first)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
 # What reading a file of the right form but with wrong values inside (a damaged run) raises.
 DAMAGE = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 
@@ -25,7 +33,7 @@ def unreadable(run_dir: str, error: Exception) -> str:
 
 def report_parser() -> argparse.ArgumentParser:
     """The command line of a report."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="mnist-report",
         description="Print the tables of a finished run (configuration, top and failed trials, test accuracy per "
         "digit, hyperparameter importance) and write RUN_DIR/report/: predictions.png, confusion.png, curves.png, "
@@ -76,7 +84,7 @@ def report_main(argv: list[str] | None = None) -> int:
 
 def predict_parser() -> argparse.ArgumentParser:
     """The command line of predict."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="mnist-predict",
         description="Read handwritten digits, or numbers written left to right, from image files with a run's "
         "best model: photos of paper (uneven light, shadows, ruled or squared paper) as well as clean scans, "
@@ -154,7 +162,7 @@ def _annotate_all(answers, out: str, several: bool) -> bool:
 
 def serve_parser() -> argparse.ArgumentParser:
     """The command line of serve."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="mnist-serve",
         description="Serve a finished run's best model on this machine: a page to draw a digit on (or drop a "
         "photo of a number) and see the answer, and an HTTP API. POST /predict with an image file's bytes as "
@@ -197,7 +205,7 @@ def serve_main(argv: list[str] | None = None) -> int:
 
 def export_parser() -> argparse.ArgumentParser:
     """The command line of export."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="mnist-export",
         description="Export a finished run's best model as ONNX (float32) and LiteRT (float32, and int8 by "
         "full-integer post-training quantization on the run's calibration.npz, 1,000 training images), each "

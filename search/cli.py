@@ -14,6 +14,7 @@ import sys
 import time
 from typing import NoReturn
 
+from results.cli import OneLineParser
 from search import interrupts, rundir
 from search.config import RunConfig
 from search.engine import distributed
@@ -45,7 +46,7 @@ def _preset_help() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of a search: one flag per RunConfig option. Flags left out take the preset's value."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="mnist-search",
         description="Search CNN architectures for handwritten digits with Keras Tuner, retrain the best "
         "on train+validation, test it once, and save the run. Flags not given take the preset's value.",

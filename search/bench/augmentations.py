@@ -1,8 +1,9 @@
 """What each retrain augmentation does to clean accuracy and to each corruption, measured on its own.
 
-`python scripts/bench.py --augmentations RUN_DIR --minutes M` retrains the run's best hyperparameters
-on its whole training set once per variant, each for M minutes by the clock (as a preset's retrain:
-weight average, one-pixel shift averaging), tests it on the clean test digits and on every corruption
+`python scripts/bench.py --augmentations RUN_DIR --epochs N` retrains the run's best hyperparameters
+on its whole training set once per variant, each for N epochs (a count, not the clock: variants
+compare alike however busy the machine; weight average and one-pixel shift averaging, as the
+default preset's retrain), tests it on the clean test digits and on every corruption
 of search/bench/corruptions.py, and writes bench_augmentations.json. The variants: the run's own
 augmentation (shifts and rotations) alone, then with each extra one alone, then all together.
 """
@@ -20,7 +21,7 @@ from space import CNNHyperModel, SpaceConfig, shift_averaged
 # Each extra augmentation at the amount a preset would use, alone; "all" sets them together.
 EXTRAS = {
     "strokes": {"augment_strokes": 0.3},
-    "noise": {"augment_noise": 40.0},
+    "noise": {"augment_noise": 100.0},
     "zoom": {"augment_zoom": 0.15},
 }
 
@@ -34,7 +35,7 @@ def variants(space: SpaceConfig) -> dict[str, SpaceConfig]:
     return out
 
 
-def run_augmentation_benchmark(run, minutes: float, seed: int, names: list[str] | None = None) -> dict:
+def run_augmentation_benchmark(run, epochs: int, seed: int, names: list[str] | None = None) -> dict:
     """Retrain `run`'s best values once per variant (or those `names`) and test each; returns the record."""
     options = run.config["options"]
     dataset = load_dataset(options["dataset"], options.get("data"))
@@ -45,22 +46,21 @@ def run_augmentation_benchmark(run, minutes: float, seed: int, names: list[str] 
         if names and name not in names:
             continue
         started = time.time()
-        model, epochs, _ = retrain(
-            CNNHyperModel(variant), values, dataset.x_train, dataset.y_train, epochs=None, seed=seed,
-            time_budget=minutes * 60, ema=True, augment=True,
+        model, history, _ = retrain(
+            CNNHyperModel(variant), values, dataset.x_train, dataset.y_train, epochs, seed=seed, ema=True, augment=True
         )
         scores = measure(shift_averaged(model), dataset.x_test[..., 0], dataset.y_test, seed=seed)
         rows.append(
             {
                 "variant": name,
                 "fields": {k: getattr(variant, k) for k in ("augment_strokes", "augment_noise", "augment_zoom")},
-                "epochs": round(sum(e.get("partial", 1.0) for e in epochs), 2),
+                "epochs": len(history),
                 "seconds": round(time.time() - started, 1),
                 "clean": scores[0].clean_accuracy,
                 "corruptions": {s.corruption: s.accuracy for s in scores},
             }
         )
-    return {"run_dir": str(run.path), "minutes": minutes, "seed": seed, "hyperparameters": values, "variants": rows}
+    return {"run_dir": str(run.path), "epochs": epochs, "seed": seed, "hyperparameters": values, "variants": rows}
 
 
 def table(record: dict) -> str:
@@ -72,5 +72,5 @@ def table(record: dict) -> str:
         accuracies = [row["corruptions"][n] for n in names]
         cells = " ".join(f"{a * 100:>8.2f}" for a in accuracies)
         worst = min(accuracies) * 100 if accuracies else float("nan")
-        lines.append(f"{row['variant']:<8} {row['epochs']:>6.1f} {row['clean'] * 100:>6.2f} {cells} {worst:>6.2f}")
+        lines.append(f"{row['variant']:<8} {row['epochs']:>6} {row['clean'] * 100:>6.2f} {cells} {worst:>6.2f}")
     return "\n".join(lines)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from results.cli import OneLineParser
 from results.quiet_tf import import_tensorflow
 from search.errors import UserError
 
@@ -31,7 +32,7 @@ def _conditions(text: str) -> tuple[str, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The benchmark's command line."""
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="bench",
         description="Measure tuner overhead (one trial against bare model.fit, interleaved), the input "
         "pipeline (as fed against Keras' own feeding and pre-loaded float32 tensors) and time to accuracy "
@@ -41,6 +42,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_tuner_arguments(p.add_argument_group("comparing tuners (--tuners)"))
     _add_photo_arguments(p.add_argument_group("reading photos (--photos)"))
     _add_precision_arguments(p.add_argument_group("training precisions (--precision)"))
+    corruptions = p.add_argument_group("reading corrupted digits (--corruptions)")
+    corruptions.add_argument(
+        "--corruptions",
+        metavar="RUN_DIR",
+        help="read the run's test digits under each corruption (thin, hairline and thick strokes, sensor noise, "
+        "speckle, blur, faint ink, shifts, rotations, small and large) with its best model; writes "
+        "bench_corruptions.json (see search/bench/corruptions.py)",
+    )
+    corruptions.add_argument(
+        "--augmentations",
+        metavar="RUN_DIR",
+        help="retrain the run's best network once per augmentation (its own shifts and rotations; with stroke "
+        "widths, sensor noise or zoom alone; all together), each for --epochs, and read clean and "
+        "corrupted test digits with each; writes bench_augmentations.json (see search/bench/augmentations.py)",
+    )
+    corruptions.add_argument(
+        "--epochs", type=int, default=5, help="with --augmentations: each variant's retrain, in epochs"
+    )
+    corruptions.add_argument(
+        "--variants", help="with --augmentations: only these, comma-separated (shifts, strokes, noise, zoom, all)"
+    )
     return p
 
 
@@ -77,7 +99,8 @@ def _add_tuner_arguments(group) -> None:
         "--seeds",
         type=_seeds,
         default="1,2,3",
-        help="with --tuners: the seeds, comma-separated (default 1,2,3); with --photos: the first picks the pictures",
+        help="with --tuners: the seeds, comma-separated (default 1,2,3); with --photos and --corruptions: "
+        "the first picks the pictures and the corruptions' random draws",
     )
     group.add_argument(
         "--budget-minutes", type=float, default=3.0, help="with --tuners: wall budget per search (default 3)"
@@ -135,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
             return _precision_main(args)
         if args.photos:
             return _photos_main(args)
+        if args.corruptions:
+            return _corruptions_main(args)
+        if args.augmentations:
+            return _augmentations_main(args)
         return _tuners_main(args) if args.tuners else _presets_main(args)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -212,6 +239,44 @@ def _photos_main(args) -> int:
         },
     )
     print("written: bench_photos.json")
+    return 0
+
+
+def _corruptions_main(args) -> int:
+    from results.run import RunError, atomic, open_run
+    from search.bench.corruptions import measure, table
+
+    try:
+        run = open_run(args.corruptions)
+        test = run.test_predictions
+        model = run.load_model()
+    except RunError as e:
+        raise UserError(str(e)) from None
+    seed = args.seeds[0]
+    scores = measure(model, test.images, test.labels, seed=seed)
+    print(f"{run.path}'s {len(test.labels):,} test digits, corrupted (seed {seed}):")
+    print(table(scores))
+    record = {"run_dir": str(run.path), "seed": seed, "corruptions": [s.as_dict() for s in scores]}
+    atomic.write_json("bench_corruptions.json", record)
+    print("written: bench_corruptions.json")
+    return 0
+
+
+def _augmentations_main(args) -> int:
+    from results.run import RunError, atomic, open_run
+    from search.bench.augmentations import run_augmentation_benchmark, table
+
+    try:
+        run = open_run(args.augmentations)
+        run.best_hyperparameters  # noqa: B018 (read now: a damaged run stops before any training)
+    except RunError as e:
+        raise UserError(str(e)) from None
+    names = [v.strip() for v in args.variants.split(",")] if args.variants else None
+    record = run_augmentation_benchmark(run, args.epochs, args.seeds[0], names)
+    print(f"{run.path}'s best network retrained {args.epochs} epochs per augmentation; test accuracy (%):")
+    print(table(record))
+    atomic.write_json("bench_augmentations.json", record)
+    print("written: bench_augmentations.json")
     return 0
 
 

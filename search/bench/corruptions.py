@@ -37,8 +37,8 @@ def thick(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def noise(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A phone camera's sensor noise in dim light: Gaussian, 50 of 255 levels."""
-    return image + rng.normal(0, 50, image.shape)
+    """A phone camera's sensor noise in dim light: Gaussian, 70 of 255 levels."""
+    return image + rng.normal(0, 70, image.shape)
 
 
 def speckle(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
