@@ -90,6 +90,21 @@ def pytest_itemcollected(item):
         item.add_marker(pytest.mark.xdist_group(shared))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_precision_cache(tmp_path_factory):
+    """`--precision auto` caches its measurement in $XDG_CACHE_HOME: the suite measures once into a folder
+    of its own (shared by both xdist workers and every command it runs), never the user's ~/.cache."""
+    folder = tmp_path_factory.getbasetemp().parent / "xdg-cache"
+    folder.mkdir(exist_ok=True)
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if before is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture(scope="session")
 def mnist_path() -> Path:
     """The real, complete MNIST (a Keras-layout .npz or a folder of the four IDX files); skip when absent."""
