@@ -22,7 +22,7 @@ from search.config import RunConfig
 from search.data import Dataset, load_dataset, stratified_subset, train_val_split
 from search.display import Display, precision_line, weights_line
 from search.engine import distributed, kt_compat, make_tuner, planned_trials
-from search.engine.memory import Recycle, freeze_what_is_loaded
+from search.engine.memory import Recycle, what_is_loaded_frozen
 from search.engine.records import best_trial, last_error_line, searched_values
 from search.errors import RetrainError, SearchError, UserError
 from search.precision import Choice
@@ -182,11 +182,11 @@ def search(
     already_spent = sum(r.get("seconds", 0) for r in rundir.trial_records(run_dir).values())
     deadline = time.time() + config.search_minutes * 60 - already_spent if config.search_minutes else None
     tuner = load_tuner(config, run_dir, display, deadline, role, precision)
-    freeze_what_is_loaded()
     callbacks = [keras.callbacks.TensorBoard(config.tensorboard)] if config.tensorboard else []
     fit = dict(epochs=config.max_epochs, validation_data=(data.x_val, data.y_val), callbacks=callbacks, verbose=0)
     if role == "worker":
-        tuner.search(data.x_search, data.y_search, **fit)
+        with what_is_loaded_frozen():
+            tuner.search(data.x_search, data.y_search, **fit)
         return None
 
     started = started or time.time()
@@ -197,7 +197,8 @@ def search(
             if workers:
                 workers.start()
             monitor.start()
-        tuner.search(data.x_search, data.y_search, **fit)
+        with what_is_loaded_frozen():
+            tuner.search(data.x_search, data.y_search, **fit)
     except Recycle as replaced:
         replaced.search_started = started  # the fresh process' search carries on this one's clock
         raise

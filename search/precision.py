@@ -206,11 +206,16 @@ def _read_cache() -> dict:
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return {}
     needed = ("choice", "rounds", "measure_seconds")
-    return (
-        {k: v for k, v in machines.items() if isinstance(v, dict) and all(n in v for n in needed)}
-        if isinstance(machines, dict)
-        else {}
-    )
+
+    def sound(entry) -> bool:
+        return (
+            isinstance(entry, dict)
+            and all(n in entry for n in needed)
+            and entry["choice"] in POLICIES
+            and isinstance(entry["rounds"], dict)
+        )
+
+    return {k: v for k, v in machines.items() if sound(v)} if isinstance(machines, dict) else {}
 
 
 def _write_cache(key: str, machine: dict, choice: Choice) -> None:

@@ -23,7 +23,7 @@ from search.time_schedule import WARMUP_FRACTION, TimeBudget
 from space import CNNHyperModel, SpaceConfig, compile_cnn
 from space.averaging import average_of
 from space.feeding import batches, fit_arrays
-from space.hypermodel import training_distortion
+from space.hypermodel import compile_plain, training_distortion
 from space.precision import unwrapped
 
 EMA_MOMENTUM = 0.999  # an average over about the last 1,000 steps: two epochs of MNIST at batch 128
@@ -295,7 +295,8 @@ def choose_weights(model: keras.Model, x: np.ndarray, y: np.ndarray, seed: int) 
     model loads with plain Keras. Returns what was kept, for metrics.json: {"kept": "average" or "raw",
     "sample", "average_accuracy", "raw_accuracy"}; None when the model kept no average."""
     average = average_of(model)
-    if average is None:
+    if average is None:  # no step was taken: no average to choose
+        compile_plain(model)
         return None
     pick = np.random.default_rng(seed).choice(len(x), size=min(CHOICE_SAMPLE, len(x)), replace=False)
     sample = (x[pick], y[pick])
@@ -308,7 +309,7 @@ def choose_weights(model: keras.Model, x: np.ndarray, y: np.ndarray, seed: int) 
     if kept == "raw":
         for weight, value in zip(model.trainable_weights, raw, strict=True):
             weight.assign(value)
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compile_plain(model)
     return {
         "kept": kept,
         "sample": int(len(pick)),

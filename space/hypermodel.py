@@ -159,7 +159,7 @@ def shift_averaged(model: keras.Model, shifts=SHIFTS) -> keras.Model:
     answers = [model(_shifted(inputs, rows, columns)) for rows, columns in shifts]
     averaged = keras.layers.Average(name="digit")(answers) if len(answers) > 1 else answers[0]
     wrapped = keras.Model(inputs, averaged, name=f"{model.name}_shift_averaged")
-    wrapped.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compile_plain(wrapped)
     return wrapped
 
 
@@ -175,7 +175,7 @@ def averaged(models: list[keras.Model]) -> keras.Model:
     # Renamed: members built alike share the name mnist_cnn, and a model's layers need distinct names.
     answers = [keras.Model(m.input, m.output, name=f"network_{i + 1}")(inputs) for i, m in enumerate(models)]
     ensemble = keras.Model(inputs, keras.layers.Average(name="digit")(answers), name="networks_averaged")
-    ensemble.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compile_plain(ensemble)
     return ensemble
 
 
@@ -186,6 +186,12 @@ def _shifted(images, rows: int, columns: int):
     pad = ((max(rows, 0), max(-rows, 0)), (max(columns, 0), max(-columns, 0)))
     crop = ((pad[0][1], pad[0][0]), (pad[1][1], pad[1][0]))
     return keras.layers.Cropping2D(crop)(keras.layers.ZeroPadding2D(pad)(images))
+
+
+def compile_plain(model: keras.Model) -> None:
+    """Compile for evaluation and saving: plain SGD, cross-entropy, accuracy. A saved model then names no
+    class of this project's (it loads with plain Keras) and `evaluate` works on it."""
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
 def compile_cnn(model: keras.Model, learning_rate, momentum: float, ema_momentum: float | None = None) -> None:

@@ -53,7 +53,9 @@ def float32_copy(model: keras.Model) -> keras.Model:
         return model
     copy = keras.models.clone_model(model, clone_function=_in_float32, recursive=True)
     copy.set_weights(model.get_weights())
-    copy.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    from space.hypermodel import compile_plain  # the builders import this module
+
+    compile_plain(copy)
     return copy
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import importlib.util
 import platform
 import tempfile
 from collections.abc import Callable
@@ -45,6 +46,7 @@ def export_run(
     returns export.json's record. RunError for a run without what it needs, ExportError for a folder that
     cannot be written or a model that cannot be exported; `say` is told of each step."""
     formats = list(FORMATS) if formats is None else formats
+    _check_runtimes(formats)
     out = export_folder(run, out)
     _check_writable(out)
     test = run.test_predictions
@@ -88,8 +90,30 @@ def export_folder(run: Run, out: str | Path | None = None) -> Path:
     return Path(out) if out is not None else run.path / layout.EXPORT
 
 
+# What each format needs installed (the `export` extra: pip install "mnist-tuner[export]").
+NEEDS = {"onnx": ("tf2onnx", "onnxruntime"), "tflite": ("ai_edge_litert",), "tflite-int8": ("ai_edge_litert",)}
+
+
+def _check_runtimes(formats: list[str]) -> None:
+    """ExportError (one line) naming what is missing for `formats`, before any work."""
+    missing = sorted({m for name in formats for m in NEEDS[name] if importlib.util.find_spec(m) is None})
+    if missing:
+        raise ExportError(f"{', '.join(missing)} not installed: pip install \"mnist-tuner[export]\"")
+
+
 def _converted(name: str, infer, saved: Path | None, calibration) -> tuple[bytes, dict]:
-    """The file's bytes for format `name`, and what export.json records about its conversion."""
+    """The file's bytes for format `name`, and what export.json records about its conversion (ExportError,
+    one line, where the converter fails)."""
+    try:
+        return _convert(name, infer, saved, calibration)
+    except ExportError:
+        raise
+    except Exception as e:  # tf2onnx and TensorFlow's converter raise their own kinds
+        reason = " ".join(str(e).split())[:300] or type(e).__name__
+        raise ExportError(f"{name}: the converter failed ({type(e).__name__}: {reason})") from None
+
+
+def _convert(name: str, infer, saved: Path | None, calibration) -> tuple[bytes, dict]:
     if name == "onnx":
         data, opset = convert.to_onnx(infer)
         return data, {"opset": opset}

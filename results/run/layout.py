@@ -32,6 +32,7 @@ EXPORT_TFLITE = "model.tflite"
 EXPORT_TFLITE_INT8 = "model_int8.tflite"
 LOCK_SUFFIX = ".lock"  # .NAME.lock beside the run directory NAME: held by the search running there
 WORKERS = "workers"  # logs of the local worker processes of --workers
+WORKER_LOG = "{tuner_id}.log"  # inside WORKERS: one per worker, appended across its restarts
 TUNER = "tuner"  # Keras Tuner's own project folder
 ORACLE = "oracle.json"  # inside TUNER
 TRIAL_PREFIX = "trial_"  # TUNER/trial_<id>/

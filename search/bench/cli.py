@@ -214,16 +214,11 @@ def _tuners_main(args) -> int:
 
 
 def _photos_main(args) -> int:
-    from results.run import RunError, atomic, open_run
+    from results.run import atomic
     from search.bench.photo_like import CONDITIONS
     from search.bench.photos import measure, table
 
-    try:
-        run = open_run(args.photos)
-        test = run.test_predictions
-        model = run.load_model()
-    except RunError as e:
-        raise UserError(str(e)) from None
+    run, test, model = _finished_run(args.photos)
     seed = args.seeds[0]
     conditions = args.conditions or CONDITIONS
     scores = measure(model, test.images, test.labels, conditions, digits=args.digits, numbers=args.numbers, seed=seed)
@@ -243,15 +238,10 @@ def _photos_main(args) -> int:
 
 
 def _corruptions_main(args) -> int:
-    from results.run import RunError, atomic, open_run
+    from results.run import atomic
     from search.bench.corruptions import measure, table
 
-    try:
-        run = open_run(args.corruptions)
-        test = run.test_predictions
-        model = run.load_model()
-    except RunError as e:
-        raise UserError(str(e)) from None
+    run, test, model = _finished_run(args.corruptions)
     seed = args.seeds[0]
     scores = measure(model, test.images, test.labels, seed=seed)
     print(f"{run.path}'s {len(test.labels):,} test digits, corrupted (seed {seed}):")
@@ -263,15 +253,14 @@ def _corruptions_main(args) -> int:
 
 
 def _augmentations_main(args) -> int:
-    from results.run import RunError, atomic, open_run
-    from search.bench.augmentations import run_augmentation_benchmark, table
+    from results.run import atomic
+    from search.bench.augmentations import EXTRAS, run_augmentation_benchmark, table
 
-    try:
-        run = open_run(args.augmentations)
-        run.best_hyperparameters  # noqa: B018 (read now: a damaged run stops before any training)
-    except RunError as e:
-        raise UserError(str(e)) from None
-    names = [v.strip() for v in args.variants.split(",")] if args.variants else None
+    run, _, _ = _finished_run(args.augmentations)
+    names = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
+    known = ["shifts", *EXTRAS, "all"]
+    if names is not None and (not names or set(names) - set(known)):
+        raise UserError(f"--variants {args.variants}: choose from {', '.join(known)}, separated by commas")
     record = run_augmentation_benchmark(run, args.epochs, args.seeds[0], names)
     print(f"{run.path}'s best network retrained {args.epochs} epochs per augmentation; test accuracy (%):")
     print(table(record))
@@ -305,3 +294,18 @@ def _precision_main(args) -> int:
     atomic.write_json("bench_precision.json", result)
     print("written: bench_precision.json")
     return 0
+
+
+def _finished_run(path: str):
+    """(run, its test predictions, its model) of a finished run directory; UserError (one line) for one that
+    is missing, unfinished or damaged."""
+    from results.cli import DAMAGE, unreadable
+    from results.run import RunError, open_run
+
+    try:
+        run = open_run(path)
+        return run, run.test_predictions, run.load_model()
+    except RunError as e:
+        raise UserError(str(e)) from None
+    except DAMAGE as e:
+        raise UserError(unreadable(path, e)) from None

@@ -24,7 +24,7 @@ from search.config import RunConfig
 from search.data import load_dataset, stratified_subset
 from search.display import RichDisplay
 from search.engine import make_tuner
-from search.engine.memory import freeze_what_is_loaded
+from search.engine.memory import what_is_loaded_frozen
 from search.pipeline import run_search
 from space import CNNHyperModel, SpaceConfig
 from space.feeding import fit_arrays
@@ -113,10 +113,10 @@ def tuner_overhead(x, y, xv, yv, pairs: int = 3, epochs: int = 1, seed: int = 1)
     space = fixed_space({**REFERENCE, "conv_blocks": 2, "filters_1": 32})
     bare, tuned = [], []
     _bare_fit(space, x[:512], y[:512], xv[:128], yv[:128], 1, seed)  # warm-up: first graph build is slower
-    freeze_what_is_loaded()  # as the search does before its trials
-    for _ in range(pairs):
-        bare.append(_bare_fit(space, x, y, xv, yv, epochs, seed))
-        tuned.append(_tuner_trial(space, x, y, xv, yv, epochs, seed))
+    with what_is_loaded_frozen():  # as the search is during its trials
+        for _ in range(pairs):
+            bare.append(_bare_fit(space, x, y, xv, yv, epochs, seed))
+            tuned.append(_tuner_trial(space, x, y, xv, yv, epochs, seed))
     ratios = [b / a for a, b in zip(bare, tuned, strict=True)]
     fixed = [b - a for a, b in zip(bare, tuned, strict=True)]
     return {

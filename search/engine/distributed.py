@@ -171,7 +171,7 @@ class WorkerPool:
 
     def log_path(self, tuner_id: str) -> Path:
         """The log of a local worker: every process of it, each after a line saying it started."""
-        return self.log_dir / f"{tuner_id}.log"
+        return self.log_dir / layout.WORKER_LOG.format(tuner_id=tuner_id)
 
     def _spawn(self, index: int) -> None:
         tuner_id = f"tuner{index}"

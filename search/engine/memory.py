@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import gc
@@ -50,16 +51,22 @@ def grown_too_much(first_mb: float, now_mb: float) -> bool:
     return now_mb - first_mb > limit
 
 
-def freeze_what_is_loaded() -> None:
-    """Move every object Python tracks now (TensorFlow's, Keras', the data's) out of the garbage
-    collector's reach, so that the collections around each trial look only at what trials make.
+@contextlib.contextmanager
+def what_is_loaded_frozen():
+    """While inside, every object Python tracked on entering (TensorFlow's, Keras', the data's) is out of
+    the garbage collector's reach, so that the collections around each trial look only at what trials
+    make; on leaving, they are collectable again (a test session runs many searches in one process).
 
     Keras Tuner and Keras' clear_session run gc.collect() twice before every trial, and release_memory
     once more after it: with TensorFlow loaded each full collection walked about 380,000 objects and
-    took 0.8-1.0 s on 2 cores, 3.4 s of a 15 s trial; after this, 0.0 s (docs/experiments.md).
+    took 0.8-1.0 s on 2 cores, 3.4 s of a 15 s trial; frozen, 0.0 s (docs/experiments.md).
     """
     gc.collect()
     gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def release_memory() -> None:
