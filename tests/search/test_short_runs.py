@@ -50,11 +50,13 @@ def test_the_run_says_which_weights_it_kept(short_runs):
 
 
 def test_a_tested_model_far_below_its_trial_is_warned_of(short_runs):
-    # One retrain epoch on 1,437 images tests about 37% where its trial, two epochs long, read 78%.
+    # One retrain epoch on 1,437 images, with the default preset's augmentation, tests 11-37% where its
+    # trial, two epochs long and not augmented, read 78%.
     metrics, stdout = short_runs[(1, False)]
     assert metrics["test_accuracy"] < 0.6
     (warning,) = metrics["warnings"]
     assert "below the best trial's validation accuracy" in warning
     assert "warning:" in stdout
-    sound, sound_stdout = short_runs[(2, False)]
-    assert sound["test_accuracy"] > 0.75 and sound["warnings"] == [] and "warning:" not in sound_stdout
+    # Two epochs test 67-84%: far better, though still within reach of the warning's 10 points.
+    sound, _ = short_runs[(2, False)]
+    assert sound["test_accuracy"] > metrics["test_accuracy"] + 0.25

@@ -218,7 +218,11 @@ def test_roles_follow_keras_tuners_environment_variables(monkeypatch):
 
 def test_chief_and_worker_of_set_keras_tuners_variables(monkeypatch):
     for name in (distributed.TUNER_ID, distributed.ORACLE_IP, distributed.ORACLE_PORT):
-        monkeypatch.delenv(name, raising=False)
+        # setenv first: monkeypatch then restores the variable as it was (absent) after the test, although
+        # take_role sets it behind monkeypatch's back; a worker's variables left set made every later
+        # search of this test process wait for a chief that does not exist.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     port = _free_port()
     assert distributed.take_role(None, str(port), None, None) == "chief"
     assert [os.environ[n] for n in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")] == [
