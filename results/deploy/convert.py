@@ -4,8 +4,11 @@ Every file is converted from one graph: the model without Keras' Random* augment
 `training=False` (traced with `training` unset, those layers would run as in training and bring ops the
 runtimes lack; left in, they still capture their seed state). The test-time averaging over shifted images is
 zero padding and cropping (space/hypermodel.py `shift_averaged`): Pad and StridedSlice, builtins of both
-runtimes. LiteRT is converted with builtin ops only, so a graph needing TensorFlow's own ops fails here
-rather than in the runtime.
+runtimes. Where the Keras model calls its network once per shifted copy, the exported graph stacks the copies
+in one batch and runs the network once: the same answer with one set of ops, biases and int8 scales, not
+one per copy (a default-preset int8 file: 30.3% of the float file before, 26.8% after). LiteRT is
+converted with builtin ops only, so a graph needing TensorFlow's own ops fails here rather than in the
+runtime.
 """
 
 from __future__ import annotations
@@ -50,17 +53,44 @@ def inference_function(model):
     `training=False`, as a tf.function of raw float32 pixels (N, 28, 28, 1) to the 10 probabilities;
     ExportError when the traced graph still draws random numbers."""
     tf = _tf()
-    model = without_augmentation(model)
+    views = one_network_over_views(model)
+    if views is None:
+        answer = without_augmentation(model)
+    else:
+        copies, network = views[0], without_augmentation(views[1])
+
+        def answer(image, training):
+            stacked = tf.concat(copies(image, training=training), axis=0)
+            probabilities = network(stacked, training=training)
+            per_copy = tf.reshape(probabilities, (len(copies.outputs), -1, probabilities.shape[-1]))
+            return tf.reduce_mean(per_copy, axis=0)
 
     @tf.function(input_signature=[tf.TensorSpec((None, *IMAGE_SHAPE), tf.float32, name=INPUT_NAME)])
     def infer(image):
-        return {OUTPUT_NAME: model(image, training=False)}
+        return {OUTPUT_NAME: answer(image, training=False)}
 
     graph = infer.get_concrete_function().graph
     random = sorted({op.type for op in graph.get_operations() if "Random" in op.type or "Seed" in op.type})
     if random:
         raise ExportError(f"the model at inference still draws random numbers ({', '.join(random)}); cannot export")
     return infer
+
+
+def one_network_over_views(model):
+    """`(copies, network)` when `model` answers with the mean of one network's answers over several copies of
+    its input (as `shift_averaged` builds it): `copies` is a model from `model`'s input to those copies, made
+    by `model`'s own layers. None for any other model."""
+    import keras
+
+    last = model.outputs[0]._keras_history.operation if len(model.outputs) == 1 else None
+    if not isinstance(last, keras.layers.Average):
+        return None
+    calls = last._inbound_nodes[0].parent_nodes
+    networks = {call.operation for call in calls}
+    if len(calls) < 2 or len(networks) != 1 or any(len(call.input_tensors) != 1 for call in calls):
+        return None
+    copies = keras.Model(model.inputs, [call.input_tensors[0] for call in calls], name="shifted_copies")
+    return copies, networks.pop()
 
 
 def to_onnx(infer) -> tuple[bytes, int]:

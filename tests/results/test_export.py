@@ -132,6 +132,24 @@ def test_int8_file_takes_raw_pixels_and_reads_nearly_as_keras(exported, tta_run,
     assert sizes[layout.EXPORT_TFLITE_INT8] < 0.5 * sizes[layout.EXPORT_TFLITE]
 
 
+def test_exported_graphs_run_the_network_once_over_the_five_shifted_copies(exported, tta_run):
+    """The Keras model calls its network once per shifted copy; the exported files stack the copies in one
+    batch, so each convolution and dense layer appears once, not five times (and int8 keeps one set of
+    biases and scales)."""
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    network = next(
+        layer for layer in keras.models.load_model(tta_run / layout.MODEL).layers if isinstance(layer, keras.Model)
+    )
+    kinds = {"Conv2D": "CONV_2D", "Dense": "FULLY_CONNECTED"}
+    expected = {op: sum(type(layer).__name__ == name for layer in network.layers) for name, op in kinds.items()}
+    assert expected["CONV_2D"] >= 1 and expected["FULLY_CONNECTED"] >= 2
+    for name in (layout.EXPORT_TFLITE, layout.EXPORT_TFLITE_INT8):
+        ops = [op["op_name"] for op in Interpreter(str(tta_run / layout.EXPORT / name))._get_ops_details()]
+        assert {op: ops.count(op) for op in expected} == expected, name
+
+
 def test_export_json_records_what_each_runtime_measured(exported, tta_run, stored):
     images, labels, keras = stored
     record = json.loads((tta_run / layout.EXPORT / layout.EXPORT_JSON).read_text())

@@ -144,7 +144,12 @@ def test_a_diverging_learning_rate_fails_its_trial_and_the_search_goes_on(tmp_pa
     completed = [r for r in rows if r["status"] == "COMPLETED"]
     assert failed and completed
     assert all("diverged" in r["message"] for r in failed)
-    assert min(float(r["learning_rate"]) for r in failed) > max(float(r["learning_rate"]) for r in completed)
+    # The small rates train; divergence is what fails a trial. (A huge rate can also kill
+    # every ReLU and leave a finite, flat loss, so failures need not be the top of the grid.)
+    assert all(r["status"] == "COMPLETED" for r in rows if float(r["learning_rate"]) <= 0.1)
+    assert min(float(r["learning_rate"]) for r in failed) > 0.1
+    # The search went on past its first failed trial.
+    assert rows.index(failed[0]) < len(rows) - 1
     assert summary.metrics["trials"]["failed"] == len(failed)
     assert (tmp_path / "r" / layout.MODEL).is_file()
 
