@@ -20,6 +20,8 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
 # What reading a file of the right form but with wrong values inside (a damaged run) raises.
 DAMAGE = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 

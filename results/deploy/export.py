@@ -98,7 +98,7 @@ def _check_runtimes(formats: list[str]) -> None:
     """ExportError (one line) naming what is missing for `formats`, before any work."""
     missing = sorted({m for name in formats for m in NEEDS[name] if importlib.util.find_spec(m) is None})
     if missing:
-        raise ExportError(f"{', '.join(missing)} not installed: pip install \"mnist-tuner[export]\"")
+        raise ExportError(f'{", ".join(missing)} not installed: pip install "mnist-tuner[export]"')
 
 
 def _converted(name: str, infer, saved: Path | None, calibration) -> tuple[bytes, dict]:

@@ -75,9 +75,7 @@ def _scaled(image: np.ndarray, factor: float) -> np.ndarray:
     """`image` scaled by `factor` about its centre, same size (cropped or padded with black)."""
     centre = (np.array(image.shape) - 1) / 2
     matrix = np.eye(2) / factor
-    return ndimage.affine_transform(
-        image.astype(np.float64), matrix, offset=centre - matrix @ centre, order=1, cval=0
-    )
+    return ndimage.affine_transform(image.astype(np.float64), matrix, offset=centre - matrix @ centre, order=1, cval=0)
 
 
 def small(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -44,7 +44,6 @@ class Picture:
         return "".join(map(str, self.digits))
 
 
-
 def _paper(shape: tuple[int, int], condition: str, rng: np.random.Generator, line_gap: float) -> np.ndarray:
     """Paper's brightness (0-255) with its lines and lighting, before the ink."""
     height, width = shape
