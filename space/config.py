@@ -15,8 +15,17 @@ IMAGE_SIZE = 28
 ELASTIC_MAX_PIXELS = 4.0
 
 
-# Fields added after runs were saved: left out of to_dict at 0 (their default).
-OPTIONAL_FIELDS = ("augment_zoom", "augment_elastic", "augment_strokes", "augment_noise")
+# Fields added after runs were saved, with their defaults: left out of to_dict at that default, so a
+# run saved before a field existed keeps its search key and resumes.
+OPTIONAL_FIELDS = {
+    "augment_zoom": 0.0,
+    "augment_elastic": 0.0,
+    "augment_strokes": 0.0,
+    "augment_noise": 0.0,
+    "augment_shift": 0.08,
+    "augment_rotation": 0.03,
+    "augment_zoom_out": 0.0,
+}
 NOISE_MAX = 128.0  # of 255 levels: beyond it the noise hides the digit
 
 
@@ -49,8 +58,10 @@ class SpaceConfig:
     block's width (filters_0) is searched and every later block has twice the one before
     (32 -> 64 -> 128), the usual shape of a CNN that pools as it goes.
 
-    `augment` adds random shifts and rotations in training; `augment_zoom` (with `augment`) also
-    scales each image by up to that fraction either way, and `augment_elastic` (with `augment`)
+    `augment` adds random shifts (by up to `augment_shift` of the side, each axis) and rotations (by
+    up to `augment_rotation` of a turn, either way) in training; `augment_zoom` (with `augment`) also
+    scales each image by up to that fraction either way (`augment_zoom_out`, where larger, is the
+    most it zooms out: digits drawn smaller than MNIST's), and `augment_elastic` (with `augment`)
     distorts each one elastically, its pixels moved by a smooth field of that standard deviation
     in pixels (see space/distortion.py). `augment_strokes` (with `augment`): that share of the
     images has its strokes thinned or thickened by a pixel each side (half each), as fine pens and
@@ -78,6 +89,9 @@ class SpaceConfig:
     augment_elastic: float = 0.0
     augment_strokes: float = 0.0
     augment_noise: float = 0.0
+    augment_shift: float = OPTIONAL_FIELDS["augment_shift"]
+    augment_rotation: float = OPTIONAL_FIELDS["augment_rotation"]
+    augment_zoom_out: float = 0.0
 
     def __post_init__(self):
         self.validate()
@@ -107,6 +121,15 @@ class SpaceConfig:
                 raise SpaceError(f"space field {name}_min: {low} is greater than {name}_max {high}")
         if not 0 <= self.augment_zoom < 1:
             raise SpaceError(f"space field augment_zoom: must be >= 0 and < 1, got {self.augment_zoom}")
+        if not 0 <= self.augment_zoom_out <= 1:
+            raise SpaceError(f"space field augment_zoom_out: must be >= 0 and <= 1, got {self.augment_zoom_out}")
+        # A quarter of the side moves a digit's ink off a 28x28 image; a quarter turn makes 6 of 9.
+        if not 0 <= self.augment_shift <= 0.25:
+            raise SpaceError(f"space field augment_shift: a share of the side from 0 to 0.25, got {self.augment_shift}")
+        if not 0 <= self.augment_rotation <= 0.125:
+            raise SpaceError(
+                f"space field augment_rotation: a share of a turn from 0 to 0.125, got {self.augment_rotation}"
+            )
         # Beyond a few pixels the field tears strokes apart: a digit of 28x28 is no longer one.
         if not 0 <= self.augment_elastic <= ELASTIC_MAX_PIXELS:
             raise SpaceError(
@@ -165,8 +188,7 @@ class SpaceConfig:
     def to_dict(self) -> dict:
         """The ranges as a plain mapping (for config.json); the augmentation amounts only when set."""
         ranges = dataclasses.asdict(self)
-        # Left out at 0, so a run saved before the fields existed keeps its search key and resumes.
-        for name in OPTIONAL_FIELDS:
-            if not ranges[name]:
+        for name, default in OPTIONAL_FIELDS.items():
+            if ranges[name] == default:
                 del ranges[name]
         return ranges

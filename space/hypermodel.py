@@ -55,7 +55,7 @@ class CNNHyperModel(kt.HyperModel):
         )
         # Declared here, used in fit(): so the oracle knows it before the first trial ends.
         hp.Int("batch_size", s.batch_size_min, s.batch_size_max, step=2, sampling="log")
-        model = build_cnn(filters, units, dropout, augment=s.augment, zoom=s.augment_zoom, precision=self.precision)
+        model = build_cnn(filters, units, dropout, augment=s.augment, precision=self.precision, **random_moves(s))
         compile_cnn(model, learning_rate, momentum)
         return model
 
@@ -100,6 +100,16 @@ def training_distortion(space: SpaceConfig):
     return distort
 
 
+def random_moves(space) -> dict[str, float]:
+    """build_cnn's keywords for the shifts, rotations and scaling that `space` (a SpaceConfig) asks."""
+    return {
+        "zoom": space.augment_zoom,
+        "zoom_out": space.augment_zoom_out,
+        "shift": space.augment_shift,
+        "rotation": space.augment_rotation,
+    }
+
+
 def build_cnn(
     filters: list[int],
     dense_units: int,
@@ -107,11 +117,15 @@ def build_cnn(
     augment: bool = False,
     zoom: float = 0.0,
     precision: str = "float32",
+    shift: float = 0.08,
+    rotation: float = 0.03,
+    zoom_out: float = 0.0,
 ) -> keras.Model:
     """A CNN of len(filters) conv blocks and one dense layer, taking raw 0-255 pixels.
 
-    `augment`: random shifts and rotations in training, and with `zoom` random scaling by up to
-    that fraction either way (the same in both directions, so a digit keeps its shape).
+    `augment`: random shifts by up to `shift` of the side on each axis and rotations by up to
+    `rotation` of a turn, in training, and with `zoom` random scaling by up to that fraction either
+    way (the same on both axes, so a digit keeps its shape; out by up to `zoom_out` where larger).
     `precision`: what its layers compute in (a key of space/precision.py's POLICIES); the output
     layer computes in float32 whatever it is.
     """
@@ -122,10 +136,13 @@ def build_cnn(
     x = keras.layers.Rescaling(1 / 255.0)(inputs)
     if augment:
         # Active only in training; inference sees the image as it is.
-        if zoom > 0:
-            x = keras.layers.RandomZoom((-zoom, zoom), fill_mode="constant")(x)
-        x = keras.layers.RandomTranslation(0.08, 0.08, fill_mode="constant")(x)
-        x = keras.layers.RandomRotation(0.03, fill_mode="constant")(x)
+        if zoom > 0 or zoom_out > 0:
+            # Keras' positive factors zoom out, negative ones in.
+            x = keras.layers.RandomZoom((-zoom, max(zoom, zoom_out)), fill_mode="constant")(x)
+        if shift > 0:
+            x = keras.layers.RandomTranslation(shift, shift, fill_mode="constant")(x)
+        if rotation > 0:
+            x = keras.layers.RandomRotation(rotation, fill_mode="constant")(x)
     for width in filters:
         x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, dtype=dtype)(x)
         # Faster-moving statistics than Keras' 0.99: trials of one short epoch are validated on

@@ -4,8 +4,9 @@
 on its whole training set once per variant, each for N epochs (a count, not the clock: variants
 compare alike however busy the machine; weight average and one-pixel shift averaging, as the
 default preset's retrain), tests it on the clean test digits and on every corruption
-of search/bench/corruptions.py, and writes bench_augmentations.json. The variants: the run's own
-augmentation (shifts and rotations) alone, then with each extra one alone, then all together.
+of search/bench/corruptions.py, and writes bench_augmentations.json. The variants: the run's space as
+it was searched ("space"), shifts and rotations alone ("shifts"), then with each extra one alone, then
+all together.
 """
 
 from __future__ import annotations
@@ -23,13 +24,18 @@ EXTRAS = {
     "strokes": {"augment_strokes": 0.3},
     "noise": {"augment_noise": 100.0},
     "zoom": {"augment_zoom": 0.15},
+    # Wider moves: 3.4 pixels, 22 degrees, and digits down to 60% of their size (a zoom out of 1/0.6 - 1).
+    "moves": {"augment_shift": 0.12, "augment_rotation": 0.06, "augment_zoom_out": 0.67},
 }
+FIELDS = ("augment_strokes", "augment_noise", "augment_zoom", "augment_zoom_out", "augment_shift", "augment_rotation")
 
 
 def variants(space: SpaceConfig) -> dict[str, SpaceConfig]:
-    """The spaces to retrain from: shifts and rotations only ("shifts"), each extra alone, and all."""
-    base = dataclasses.replace(space, augment=True, augment_strokes=0.0, augment_noise=0.0, augment_zoom=0.0)
-    out = {"shifts": base}
+    """The spaces to retrain from: the run's own ("space"), shifts and rotations only ("shifts"), each
+    extra alone, and all."""
+    defaults = {f.name: f.default for f in dataclasses.fields(SpaceConfig) if f.name in FIELDS}
+    base = dataclasses.replace(space, augment=True, **defaults)
+    out = {"space": dataclasses.replace(space, augment=True), "shifts": base}
     out.update({name: dataclasses.replace(base, **fields) for name, fields in EXTRAS.items()})
     out["all"] = dataclasses.replace(base, **{k: v for fields in EXTRAS.values() for k, v in fields.items()})
     return out
@@ -53,7 +59,7 @@ def run_augmentation_benchmark(run, epochs: int, seed: int, names: list[str] | N
         rows.append(
             {
                 "variant": name,
-                "fields": {k: getattr(variant, k) for k in ("augment_strokes", "augment_noise", "augment_zoom")},
+                "fields": {k: getattr(variant, k) for k in FIELDS},
                 "epochs": len(history),
                 "seconds": round(time.time() - started, 1),
                 "clean": scores[0].clean_accuracy,

@@ -61,7 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs", type=int, default=5, help="with --augmentations: each variant's retrain, in epochs"
     )
     corruptions.add_argument(
-        "--variants", help="with --augmentations: only these, comma-separated (shifts, strokes, noise, zoom, all)"
+        "--variants",
+        help="with --augmentations: only these, comma-separated (space, shifts, strokes, noise, zoom, moves, all)",
     )
     return p
 
@@ -258,7 +259,7 @@ def _augmentations_main(args) -> int:
 
     run, _, _ = _finished_run(args.augmentations)
     names = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
-    known = ["shifts", *EXTRAS, "all"]
+    known = ["space", "shifts", *EXTRAS, "all"]
     if names is not None and (not names or set(names) - set(known)):
         raise UserError(f"--variants {args.variants}: choose from {', '.join(known)}, separated by commas")
     record = run_augmentation_benchmark(run, args.epochs, args.seeds[0], names)

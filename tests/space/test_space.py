@@ -98,6 +98,10 @@ BAD_TOML = {
     "negative-zoom": ("augment_zoom = -0.1\n", "augment_zoom"),
     "negative-elastic": ("augment_elastic = -1.0\n", "augment_elastic"),
     "tearing-elastic": ("augment_elastic = 5.0\n", "augment_elastic"),
+    "shift-off-the-image": ("augment_shift = 0.3\n", "augment_shift"),
+    "negative-shift": ("augment_shift = -0.1\n", "augment_shift"),
+    "six-into-nine": ("augment_rotation = 0.25\n", "augment_rotation"),
+    "zoom-out-past-half": ("augment_zoom_out = 1.5\n", "augment_zoom_out"),
 }
 
 
@@ -514,11 +518,25 @@ def test_zoom_scales_digits_in_training_only(batch):
     assert not layers_of(build_cnn([8], 16, 0.0, augment=True), keras.layers.RandomZoom)
 
 
-@pytest.mark.parametrize("field", ["augment_zoom", "augment_elastic"])
+def test_zoom_out_shrinks_digits_down_to_the_set_size_and_never_grows_them(batch):
+    x = batch[0][:64].astype("float32")
+    keras.backend.clear_session()
+    model = build_cnn([8], 16, 0.0, augment=True, zoom_out=0.67, shift=0.0, rotation=0.0)
+    (zoom,) = layers_of(model, keras.layers.RandomZoom)
+    assert not layers_of(model, keras.layers.RandomTranslation) and not layers_of(model, keras.layers.RandomRotation)
+    ink = lambda images: (np.asarray(images) > 64).sum(axis=(1, 2, 3))  # noqa: E731
+    ratio = ink(zoom(x, training=True)) / ink(x)
+    # A digit at 1/1.67 of its size keeps about 0.6^2 = 36% of its ink area (strokes thin too: less).
+    assert ratio.max() <= 1.02 and ratio.min() < 0.5
+
+
+@pytest.mark.parametrize(
+    "field", ["augment_zoom", "augment_elastic", "augment_shift", "augment_rotation", "augment_zoom_out"]
+)
 def test_augmentation_amounts_left_out_of_the_saved_ranges_when_off(tmp_path, field):
     # A run saved before the field existed has no such key: its search key must stay the same.
     assert field not in SpaceConfig().to_dict()
     assert SpaceConfig.from_dict(SpaceConfig().to_dict()) == SpaceConfig()
-    augmented = SpaceConfig.from_toml(write_toml(tmp_path, f"augment = true\n{field} = 0.5\n"))
-    assert augmented.to_dict()[field] == 0.5
+    augmented = SpaceConfig.from_toml(write_toml(tmp_path, f"augment = true\n{field} = 0.1\n"))
+    assert augmented.to_dict()[field] == 0.1
     assert SpaceConfig.from_dict(augmented.to_dict()) == augmented
