@@ -78,14 +78,26 @@ def _stratified_pick(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
 COSTLY_SHARED_FIXTURES = ("digits_run", "finished", "mnist_model")
 
 
+def _module_fixture_of(item) -> str | None:
+    """The name of a module-scoped fixture `item` uses, if any (each is built once per worker)."""
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    for name in getattr(item, "fixturenames", ()):
+        if name in definitions and definitions[name][-1].scope == "module":
+            return name
+    return None
+
+
 def pytest_itemcollected(item):
     """Tests that need the shared finished run (a whole pipeline) are slow too; tests that share a
-    costly fixture are grouped on one worker (marked as each is collected, before any hook that
-    reorders or reads the items)."""
+    costly fixture are grouped on one worker, and so are the tests of a module that share a
+    module-scoped fixture, or each worker would build it (marked as each is collected, before any
+    hook that reorders or reads the items)."""
     names = getattr(item, "fixturenames", ())
     if "digits_run" in names:
         item.add_marker(pytest.mark.slow)
     shared = next((name for name in COSTLY_SHARED_FIXTURES if name in names), None)
+    if shared is None and _module_fixture_of(item) is not None:
+        shared = item.module.__name__
     if shared is not None:
         item.add_marker(pytest.mark.xdist_group(shared))
 
