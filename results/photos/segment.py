@@ -265,17 +265,16 @@ def cut_path(mask: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray
     slip_right[1:, :-1] = ink[:-1, :-1] & ink[1:, 1:]
     total = ink[0].astype(float)
     came_from = np.zeros((rows, cols), int)
+    columns, moves = np.arange(cols), np.array([0, -1, 1])
+    # Rows of the three ways into each column, filled in place (a row per image row is the hot loop).
+    options = np.full((3, cols), np.inf)
     for r in range(1, rows):
-        options = np.stack(
-            [
-                total,
-                np.r_[np.inf, total[:-1]] + SLANT_COST + slip_left[r],  # from the column to the left
-                np.r_[total[1:], np.inf] + SLANT_COST + slip_right[r],  # from the column to the right
-            ]
-        )
+        options[0] = total
+        options[1, 1:] = total[:-1] + SLANT_COST + slip_left[r, 1:]  # from the column to the left
+        options[2, :-1] = total[1:] + SLANT_COST + slip_right[r, :-1]  # from the column to the right
         step = np.argmin(options, axis=0)
-        came_from[r] = np.arange(cols) + np.array([0, -1, 1])[step]
-        total = options[step, np.arange(cols)] + ink[r]
+        came_from[r] = columns + moves[step]
+        total = options[step, columns] + ink[r]
     path = np.empty(rows, int)
     # Of equal paths, the one nearest the middle of the window.
     path[-1] = int(np.argmin(total + 1e-6 * np.abs(np.arange(cols) - cols / 2)))
