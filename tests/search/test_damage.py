@@ -53,7 +53,7 @@ def finished(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("damage")
     space = write_space(root / "space.toml")
     run_dir = root / "run"
-    done = run_cli(*search_args(run_dir, space))
+    done = run_cli(*damage_args(run_dir, space))
     assert done.returncode == 0, done.stderr
     return run_dir, space
 
@@ -62,7 +62,13 @@ def copy_of(finished, tmp_path) -> tuple[Path, list[str]]:
     source, space = finished
     run_dir = tmp_path / "run"
     shutil.copytree(source, run_dir)
-    return run_dir, search_args(run_dir, space)
+    return run_dir, damage_args(run_dir, space)
+
+
+def damage_args(run_dir: Path, space: Path) -> list[str]:
+    """The search every test here runs: a retrain of 2 epochs (a repair may retrain; its length matters
+    to nothing checked here)."""
+    return search_args(run_dir, space, epochs=2)
 
 
 def damage_sets(pairs: list[tuple[str, str]], count: int) -> list[list[tuple[str, str]]]:
