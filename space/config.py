@@ -15,17 +15,17 @@ IMAGE_SIZE = 28
 ELASTIC_MAX_PIXELS = 4.0
 
 
-# Fields added after runs were saved, with their defaults: left out of to_dict at that default, so a
-# run saved before a field existed keeps its search key and resumes.
-OPTIONAL_FIELDS = {
-    "augment_zoom": 0.0,
-    "augment_elastic": 0.0,
-    "augment_strokes": 0.0,
-    "augment_noise": 0.0,
-    "augment_shift": 0.08,
-    "augment_rotation": 0.03,
-    "augment_zoom_out": 0.0,
-}
+# Fields added after runs were saved: left out of to_dict at their default, so a run saved before a
+# field existed keeps its search key and resumes.
+OPTIONAL_FIELDS = (
+    "augment_zoom",
+    "augment_elastic",
+    "augment_strokes",
+    "augment_noise",
+    "augment_shift",
+    "augment_rotation",
+    "augment_zoom_out",
+)
 NOISE_MAX = 128.0  # of 255 levels: beyond it the noise hides the digit
 
 
@@ -89,8 +89,8 @@ class SpaceConfig:
     augment_elastic: float = 0.0
     augment_strokes: float = 0.0
     augment_noise: float = 0.0
-    augment_shift: float = OPTIONAL_FIELDS["augment_shift"]
-    augment_rotation: float = OPTIONAL_FIELDS["augment_rotation"]
+    augment_shift: float = 0.08
+    augment_rotation: float = 0.03
     augment_zoom_out: float = 0.0
 
     def __post_init__(self):
@@ -188,7 +188,8 @@ class SpaceConfig:
     def to_dict(self) -> dict:
         """The ranges as a plain mapping (for config.json); the augmentation amounts only when set."""
         ranges = dataclasses.asdict(self)
-        for name, default in OPTIONAL_FIELDS.items():
-            if ranges[name] == default:
+        defaults = {field.name: field.default for field in dataclasses.fields(self)}
+        for name in OPTIONAL_FIELDS:
+            if ranges[name] == defaults[name]:
                 del ranges[name]
         return ranges

@@ -100,8 +100,8 @@ def training_distortion(space: SpaceConfig):
     return distort
 
 
-def random_moves(space) -> dict[str, float]:
-    """build_cnn's keywords for the shifts, rotations and scaling that `space` (a SpaceConfig) asks."""
+def random_moves(space: SpaceConfig) -> dict[str, float]:
+    """build_cnn's keywords for the shifts, rotations and scaling that `space` asks."""
     return {
         "zoom": space.augment_zoom,
         "zoom_out": space.augment_zoom_out,
@@ -117,8 +117,8 @@ def build_cnn(
     augment: bool = False,
     zoom: float = 0.0,
     precision: str = "float32",
-    shift: float = 0.08,
-    rotation: float = 0.03,
+    shift: float = SpaceConfig.augment_shift,
+    rotation: float = SpaceConfig.augment_rotation,
     zoom_out: float = 0.0,
 ) -> keras.Model:
     """A CNN of len(filters) conv blocks and one dense layer, taking raw 0-255 pixels.

@@ -78,13 +78,12 @@ def _stratified_pick(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
 COSTLY_SHARED_FIXTURES = ("digits_run", "finished", "mnist_model")
 
 
-def _module_fixture_of(item) -> str | None:
-    """The name of a module-scoped fixture `item` uses, if any (each is built once per worker)."""
+def _uses_a_module_fixture(item) -> bool:
+    """Whether `item` uses a module-scoped fixture (each worker that runs one of its tests builds it)."""
     definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
-    for name in getattr(item, "fixturenames", ()):
-        if name in definitions and definitions[name][-1].scope == "module":
-            return name
-    return None
+    return any(
+        definitions[name][-1].scope == "module" for name in getattr(item, "fixturenames", ()) if name in definitions
+    )
 
 
 def pytest_itemcollected(item):
@@ -96,7 +95,7 @@ def pytest_itemcollected(item):
     if "digits_run" in names:
         item.add_marker(pytest.mark.slow)
     shared = next((name for name in COSTLY_SHARED_FIXTURES if name in names), None)
-    if shared is None and _module_fixture_of(item) is not None:
+    if shared is None and _uses_a_module_fixture(item):
         shared = item.module.__name__
     if shared is not None:
         item.add_marker(pytest.mark.xdist_group(shared))

@@ -277,7 +277,7 @@ def cut_path(mask: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray
         total = options[step, columns] + ink[r]
     path = np.empty(rows, int)
     # Of equal paths, the one nearest the middle of the window.
-    path[-1] = int(np.argmin(total + 1e-6 * np.abs(np.arange(cols) - cols / 2)))
+    path[-1] = int(np.argmin(total + 1e-6 * np.abs(columns - cols / 2)))
     for r in range(rows - 1, 0, -1):
         path[r - 1] = came_from[r, path[r]]
     crossed = ink[np.arange(rows), path].copy()
