@@ -25,6 +25,7 @@ OPTIONAL_FIELDS = (
     "augment_shift",
     "augment_rotation",
     "augment_zoom_out",
+    "augment_shrink",
 )
 NOISE_MAX = 128.0  # of 255 levels: beyond it the noise hides the digit
 
@@ -92,6 +93,7 @@ class SpaceConfig:
     augment_shift: float = 0.08
     augment_rotation: float = 0.03
     augment_zoom_out: float = 0.0
+    augment_shrink: float = 0.0
 
     def __post_init__(self):
         self.validate()
@@ -136,6 +138,8 @@ class SpaceConfig:
                 f"space field augment_elastic: must be >= 0 and <= {ELASTIC_MAX_PIXELS} pixels, "
                 f"got {self.augment_elastic}"
             )
+        if not 0 <= self.augment_shrink <= 1:
+            raise SpaceError(f"space field augment_shrink: a share from 0 to 1, got {self.augment_shrink}")
         if not 0 <= self.augment_strokes <= 1:
             raise SpaceError(f"space field augment_strokes: a share from 0 to 1, got {self.augment_strokes}")
         if not 0 <= self.augment_noise <= NOISE_MAX:

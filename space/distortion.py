@@ -56,10 +56,12 @@ def elastic_distortion(images, pixels: float, smoothness: float = SMOOTHNESS, se
     return tf.vectorized_map(resample, (images, field))[..., None]
 
 
-def stroke_width(images, share: float, seed):
-    """`images` (a batch (n, height, width, 1), 0-255) with `share` of them changed in stroke width: half of
-    those thinned by a pixel each side (grey erosion by a 3x3 cross), as a fine pen writes, and half
-    thickened alike (grey dilation), as a marker does. `seed`: a stateless seed (two integers). Float32."""
+def stroke_width(images, share: float, seed, thinned: float = 2 / 3):
+    """`images` (a batch (n, height, width, 1), 0-255) with `share` of them changed in stroke width:
+    `thinned` of those thinned by a pixel each side (grey erosion by a 3x3 cross), as a fine pen
+    writes, the rest thickened alike (grey dilation), as a marker does. Thinning gets the larger part:
+    a thinned digit loses ink it cannot be read without, a thickened one keeps its shape.
+    `seed`: a stateless seed (two integers). Float32."""
     import tensorflow as tf
 
     images = tf.cast(images, tf.float32)
@@ -70,17 +72,49 @@ def stroke_width(images, share: float, seed):
     thinner = tf.nn.erosion2d(images, cross, unit, "SAME", "NHWC", unit)
     thicker = tf.nn.dilation2d(images, cross, unit, "SAME", "NHWC", unit)
     draw = tf.random.stateless_uniform(tf.stack([tf.shape(images)[0], 1, 1, 1]), seed=seed)
-    return tf.where(draw < share / 2, thinner, tf.where(draw < share, thicker, images))
+    return tf.where(draw < share * thinned, thinner, tf.where(draw < share, thicker, images))
 
 
-def sensor_noise(images, most: float, seed):
-    """`images` (a batch, 0-255) with Gaussian noise added, each image's standard deviation drawn evenly
-    from 0 to `most` levels, clipped to 0-255. `seed`: a stateless seed (two integers). Float32."""
+def sensor_noise(images, most: float, seed, share: float = 0.5):
+    """`images` (a batch, 0-255) with `share` of them given Gaussian noise, each one's standard deviation
+    drawn evenly from 0 to `most` levels, clipped to 0-255; the rest stay clean, so that clean digits
+    keep their weight in training. `seed`: a stateless seed (two integers). Float32."""
     import tensorflow as tf
 
     images = tf.cast(images, tf.float32)
     shape = tf.shape(images)
-    for_sigma, for_noise = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-    sigma = tf.random.stateless_uniform(tf.stack([shape[0], 1, 1, 1]), seed=for_sigma, maxval=most)
+    for_sigma, for_noise, for_whom = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    per_image = tf.stack([shape[0], 1, 1, 1])
+    sigma = tf.random.stateless_uniform(per_image, seed=for_sigma, maxval=most)
+    sigma = tf.where(tf.random.stateless_uniform(per_image, seed=for_whom) < share, sigma, 0.0)
     noise = tf.random.stateless_normal(shape, seed=for_noise)
     return tf.clip_by_value(images + noise * sigma, 0.0, 255.0)
+
+
+SHRINK_RANGE = (0.55, 0.9)  # of MNIST's size: a digit written small, down to 11 of MNIST's 20 pixels
+
+
+def shrink(images, share: float, seed, scales=SHRINK_RANGE):
+    """`images` (a batch (n, height, width, 1), 0-255) with `share` of them scaled about the centre to a
+    size drawn evenly from `scales`, as people write digits smaller than MNIST's, black coming in at
+    the edges. Only a share: zooming every digit out as far costs clean accuracy (docs/experiments.md).
+    `seed`: a stateless seed (two integers). Float32."""
+    import keras
+    import tensorflow as tf
+
+    images = tf.cast(images, tf.float32)
+    shape = tf.shape(images)
+    for_scale, for_whom = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    count = shape[0]
+    scale = tf.random.stateless_uniform([count], seed=for_scale, minval=scales[0], maxval=scales[1])
+    scale = tf.where(tf.random.stateless_uniform([count], seed=for_whom) < share, scale, 1.0)
+    # The transform maps each output pixel to the input pixel it samples: centre + (p - centre) / scale.
+    inverse = 1.0 / scale
+    centre_row = (tf.cast(shape[1], tf.float32) - 1) / 2
+    centre_column = (tf.cast(shape[2], tf.float32) - 1) / 2
+    zeros = tf.zeros_like(inverse)
+    transform = tf.stack(
+        [inverse, zeros, centre_column * (1 - inverse), zeros, inverse, centre_row * (1 - inverse), zeros, zeros],
+        axis=1,
+    )
+    return keras.ops.image.affine_transform(images, transform, interpolation="bilinear", fill_mode="constant")

@@ -112,7 +112,7 @@ def _batch(n: int = 200) -> np.ndarray:
     return load_digits().x_train[:n].astype(np.float32)
 
 
-def test_stroke_width_thins_half_and_thickens_half_of_its_share():
+def test_stroke_width_thins_two_thirds_and_thickens_a_third_of_its_share():
     from space.distortion import stroke_width
 
     images = _batch()
@@ -120,12 +120,14 @@ def test_stroke_width_thins_half_and_thickens_half_of_its_share():
     ink, changed = images.sum(axis=(1, 2, 3)), out.sum(axis=(1, 2, 3))
     thinner, thicker = np.mean(changed < ink), np.mean(changed > ink)
     assert thinner + thicker == 1.0  # every image changed
-    assert 0.35 < thinner < 0.65  # half each way (200 draws)
+    assert 0.55 < thinner < 0.78  # two thirds thinned (200 draws)
+    half = stroke_width(images, 0.5, seed=[1, 2]).numpy()
+    assert 0.35 < np.mean([np.array_equal(a, b) for a, b in zip(half, images, strict=True)]) < 0.65
     assert np.array_equal(stroke_width(images, 0.0, seed=[1, 2]).numpy(), images)
     assert np.array_equal(out, stroke_width(images, 1.0, seed=[1, 2]).numpy())
 
 
-def test_sensor_noise_stays_in_range_and_below_its_most():
+def test_sensor_noise_stays_in_range_below_its_most_and_leaves_the_rest_of_its_share_clean():
     from space.distortion import sensor_noise
 
     images = _batch()
@@ -133,8 +135,35 @@ def test_sensor_noise_stays_in_range_and_below_its_most():
     assert out.min() >= 0 and out.max() <= 255
     # Where the image is mid-grey nothing clips; elsewhere clipping only shrinks the change.
     spread = (out - images).reshape(len(images), -1).std(axis=1)
-    assert spread.max() < 40 * 1.2 and np.median(spread) > 2
+    assert 0.35 < np.mean(spread == 0) < 0.65  # half the images clean (200 draws)
+    assert spread.max() < 40 * 1.2 and np.median(spread[spread > 0]) > 2
+    everyone = sensor_noise(images, 40.0, seed=[5, 6], share=1.0).numpy()
+    assert np.all((everyone - images).reshape(len(images), -1).std(axis=1) > 0)
     assert not np.array_equal(out, sensor_noise(images, 40.0, seed=[5, 7]).numpy())
+
+
+def _ink_rows(images: np.ndarray) -> np.ndarray:
+    """How many rows of each image hold ink (the digit's height in pixels)."""
+    return (images[..., 0] > 64).any(axis=2).sum(axis=1)
+
+
+def test_shrink_writes_its_share_smaller_about_the_centre_and_leaves_the_rest():
+    from space.distortion import SHRINK_RANGE, shrink
+
+    images = _batch()
+    out = shrink(images, 1.0, seed=[7, 8]).numpy()
+    ratio = _ink_rows(out) / _ink_rows(images)
+    # Heights come in whole rows: a pixel either way of the scale drawn.
+    assert ratio.min() > SHRINK_RANGE[0] - 0.12 and ratio.max() < SHRINK_RANGE[1] + 0.08
+    assert ratio.max() - ratio.min() > 0.2  # each image its own scale
+    assert out.min() >= 0 and out.max() <= 255
+    # About the centre: the ink's middle row stays near the original's, pulled towards row 13.5.
+    rows = np.arange(28)[None, :]
+    middle = lambda a: (a[..., 0].sum(axis=2) * rows).sum(axis=1) / a[..., 0].sum(axis=(1, 2))  # noqa: E731
+    assert np.all(np.abs(middle(out) - 13.5) <= np.abs(middle(images) - 13.5) + 0.5)
+    half = shrink(images, 0.5, seed=[7, 8]).numpy()
+    assert 0.35 < np.mean([np.array_equal(a, b) for a, b in zip(half, images, strict=True)]) < 0.65
+    assert np.array_equal(shrink(images, 0.0, seed=[7, 8]).numpy(), images)
 
 
 def test_the_training_distortion_applies_what_the_space_sets():
@@ -147,3 +176,5 @@ def test_the_training_distortion_applies_what_the_space_sets():
     images = _batch(32)
     out = distort(images, np.array([3, 4], dtype=np.int64)).numpy()
     assert out.shape == images.shape and not np.array_equal(out, images)
+    shrinking = training_distortion(SpaceConfig(augment=True, augment_shrink=1.0))
+    assert np.all(_ink_rows(shrinking(images, np.array([3, 4], dtype=np.int64)).numpy()) < _ink_rows(images))

@@ -102,6 +102,7 @@ BAD_TOML = {
     "negative-shift": ("augment_shift = -0.1\n", "augment_shift"),
     "six-into-nine": ("augment_rotation = 0.25\n", "augment_rotation"),
     "zoom-out-past-half": ("augment_zoom_out = 1.5\n", "augment_zoom_out"),
+    "shrink-more-than-all": ("augment_shrink = 1.2\n", "augment_shrink"),
 }
 
 
@@ -535,7 +536,8 @@ def test_zoom_out_shrinks_digits_down_to_the_set_size_and_never_grows_them(batch
 
 
 @pytest.mark.parametrize(
-    "field", ["augment_zoom", "augment_elastic", "augment_shift", "augment_rotation", "augment_zoom_out"]
+    "field",
+    ["augment_zoom", "augment_elastic", "augment_shift", "augment_rotation", "augment_zoom_out", "augment_shrink"],
 )
 def test_augmentation_amounts_left_out_of_the_saved_ranges_when_off(tmp_path, field):
     # A run saved before the field existed has no such key: its search key must stay the same.
