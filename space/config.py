@@ -65,9 +65,10 @@ class SpaceConfig:
     most it zooms out: digits drawn smaller than MNIST's), and `augment_elastic` (with `augment`)
     distorts each one elastically, its pixels moved by a smooth field of that standard deviation
     in pixels (see space/distortion.py). `augment_strokes` (with `augment`): that share of the
-    images has its strokes thinned or thickened by a pixel each side (half each), as fine pens and
-    markers write; `augment_noise` (with `augment`): each image gets Gaussian sensor noise of a
-    standard deviation drawn up to that many of 255 levels.
+    images has its strokes thinned or thickened by a pixel each side (two thinned for one thickened),
+    as fine pens and markers write; `augment_noise` (with `augment`): half the images get Gaussian
+    sensor noise of a standard deviation drawn up to that many of 255 levels; `augment_shrink` (with
+    `augment`): that share is written small, scaled to 55-90% of its size about the centre.
     """
 
     conv_blocks_min: int = 1

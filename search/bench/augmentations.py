@@ -6,7 +6,7 @@ compare alike however busy the machine; weight average and one-pixel shift avera
 default preset's retrain), tests it on the clean test digits and on every corruption
 of search/bench/corruptions.py, and writes bench_augmentations.json. The variants: the run's space as
 it was searched ("space"), shifts and rotations alone ("shifts"), then with each extra one alone, then
-all together.
+all together (the default preset's), and wide moves ("wide").
 """
 
 from __future__ import annotations
@@ -16,28 +16,43 @@ import time
 
 from search.bench.corruptions import measure
 from search.data import load_dataset
+from search.presets import PRESETS
 from search.retrain import retrain
 from space import CNNHyperModel, SpaceConfig, shift_averaged
 
-# Each extra augmentation at the amount a preset would use, alone; "all" sets them together.
+# Each extra augmentation at the amount the default preset uses, alone; "all" sets them together (the
+# preset's own). "wide" moves far enough to read the benchmark's small digits (60%): not in a preset.
+_PRESET = PRESETS["default"]["space"]
 EXTRAS = {
-    "strokes": {"augment_strokes": 0.3},
-    "noise": {"augment_noise": 100.0},
-    "zoom": {"augment_zoom": 0.15},
-    # Wider moves: 3.4 pixels, 22 degrees, and digits down to 60% of their size (a zoom out of 1/0.6 - 1).
-    "moves": {"augment_shift": 0.12, "augment_rotation": 0.06, "augment_zoom_out": 0.67},
+    "strokes": {"augment_strokes": _PRESET["augment_strokes"]},
+    "noise": {"augment_noise": _PRESET["augment_noise"]},
+    "zoom": {"augment_zoom": _PRESET["augment_zoom"]},
+    "shrink": {"augment_shrink": _PRESET["augment_shrink"]},
+    "moves": {"augment_shift": _PRESET["augment_shift"], "augment_rotation": _PRESET["augment_rotation"]},
 }
-FIELDS = ("augment_strokes", "augment_noise", "augment_zoom", "augment_zoom_out", "augment_shift", "augment_rotation")
+# 3.4 pixels, 22 degrees, and every digit zoomed out by up to 1/0.6 - 1.
+WIDE = {"augment_shift": 0.12, "augment_rotation": 0.06, "augment_zoom_out": 0.67}
+FIELDS = (
+    "augment_strokes",
+    "augment_noise",
+    "augment_zoom",
+    "augment_zoom_out",
+    "augment_shrink",
+    "augment_shift",
+    "augment_rotation",
+)
+NAMES = ("space", "shifts", *EXTRAS, "all", "wide")
 
 
 def variants(space: SpaceConfig) -> dict[str, SpaceConfig]:
-    """The spaces to retrain from: the run's own ("space"), shifts and rotations only ("shifts"), each
-    extra alone, and all."""
+    """The spaces to retrain from, by the names of NAMES: the run's own ("space"), shifts and rotations
+    only ("shifts"), each extra alone, all of them, and wide moves."""
     defaults = {f.name: f.default for f in dataclasses.fields(SpaceConfig) if f.name in FIELDS}
     base = dataclasses.replace(space, augment=True, **defaults)
     out = {"space": dataclasses.replace(space, augment=True), "shifts": base}
     out.update({name: dataclasses.replace(base, **fields) for name, fields in EXTRAS.items()})
     out["all"] = dataclasses.replace(base, **{k: v for fields in EXTRAS.values() for k, v in fields.items()})
+    out["wide"] = dataclasses.replace(base, **WIDE)
     return out
 
 

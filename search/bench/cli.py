@@ -62,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     corruptions.add_argument(
         "--variants",
-        help="with --augmentations: only these, comma-separated (space, shifts, strokes, noise, zoom, moves, all)",
+        help="with --augmentations: only these, comma-separated (space, shifts, strokes, noise, zoom, shrink, moves, "
+        "all, wide)",
     )
     return p
 
@@ -255,13 +256,12 @@ def _corruptions_main(args) -> int:
 
 def _augmentations_main(args) -> int:
     from results.run import atomic
-    from search.bench.augmentations import EXTRAS, run_augmentation_benchmark, table
+    from search.bench.augmentations import NAMES, run_augmentation_benchmark, table
 
     run, _, _ = _finished_run(args.augmentations)
     names = [v.strip() for v in args.variants.split(",") if v.strip()] if args.variants else None
-    known = ["space", "shifts", *EXTRAS, "all"]
-    if names is not None and (not names or set(names) - set(known)):
-        raise UserError(f"--variants {args.variants}: choose from {', '.join(known)}, separated by commas")
+    if names is not None and (not names or set(names) - set(NAMES)):
+        raise UserError(f"--variants {args.variants}: choose from {', '.join(NAMES)}, separated by commas")
     record = run_augmentation_benchmark(run, args.epochs, args.seeds[0], names)
     print(f"{run.path}'s best network retrained {args.epochs} epochs per augmentation; test accuracy (%):")
     print(table(record))

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from search.bench.augmentations import variants
+from search.bench.augmentations import NAMES, variants
 from search.presets import PRESETS
 from space import SpaceConfig
 
@@ -22,7 +22,8 @@ def test_the_space_variant_is_the_runs_own_and_shifts_is_bare(default_space):
     assert out["space"] == dataclasses.replace(default_space, augment=True)
     bare = out["shifts"]
     # Only the network's ranges carried over: every augmentation amount is back at its default.
-    assert (bare.augment_strokes, bare.augment_noise, bare.augment_zoom, bare.augment_zoom_out) == (0, 0, 0, 0)
+    amounts = (bare.augment_strokes, bare.augment_noise, bare.augment_zoom, bare.augment_zoom_out, bare.augment_shrink)
+    assert amounts == (0, 0, 0, 0, 0)
     assert (bare.augment_shift, bare.augment_rotation) == (0.08, 0.03)
     assert (bare.filters_min, bare.filters_doubling) == (default_space.filters_min, default_space.filters_doubling)
 
@@ -34,5 +35,12 @@ def test_each_extra_changes_only_its_own_fields_and_all_sets_every_one(default_s
     assert changed["strokes"] == {"augment_strokes"}
     assert changed["noise"] == {"augment_noise"}
     assert changed["zoom"] == {"augment_zoom"}
-    assert changed["moves"] == {"augment_shift", "augment_rotation", "augment_zoom_out"}
-    assert changed["all"] == set().union(*(changed[n] for n in ("strokes", "noise", "zoom", "moves")))
+    assert changed["shrink"] == {"augment_shrink"}
+    assert changed["moves"] == {"augment_shift", "augment_rotation"}
+    assert changed["wide"] == {"augment_shift", "augment_rotation", "augment_zoom_out"}
+    assert changed["all"] == set().union(*(changed[n] for n in ("strokes", "noise", "zoom", "shrink", "moves")))
+    assert set(out) == set(NAMES)
+
+
+def test_all_is_the_default_presets_augmentation(default_space):
+    assert variants(default_space)["all"] == dataclasses.replace(default_space, augment=True)
