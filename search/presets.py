@@ -29,7 +29,8 @@ _DOUBLING_SPACE = dict(_SPACE, conv_blocks_min=3, conv_blocks_max=4, filters_max
 
 # What people's pens and cameras do to digits, taught in the retrain (with --augment): 40% of the images
 # thinned or thickened a pixel each side (two thinned for one thickened), half given sensor noise up to
-# 100 of 255 levels, a quarter written small (55-90% of MNIST's size), all scaled within 15% and moved by
+# 100 of 255 levels, a quarter written small (55-90% of MNIST's size), 15% redrawn as their strokes' centre
+# lines (the finest pens), all scaled within 15% and moved by
 # up to 2.8 pixels and 18 degrees. On the quick preset's net (4 epochs, docs/experiments.md) strokes, noise
 # and zoom raised the worst corruption from 74% to 94%, each alone helping only its own; the small digits,
 # wider moves and the thinning share raised 3-pixel shifts 93 -> 96%, 20-degree rotations 96 -> 98% and
@@ -39,6 +40,7 @@ _PENS_AND_CAMERAS = dict(
     augment_noise=100.0,
     augment_zoom=0.15,
     augment_shrink=0.25,
+    augment_hairline=0.15,
     augment_shift=0.1,
     augment_rotation=0.05,
 )

@@ -26,6 +26,7 @@ OPTIONAL_FIELDS = (
     "augment_rotation",
     "augment_zoom_out",
     "augment_shrink",
+    "augment_hairline",
 )
 NOISE_MAX = 128.0  # of 255 levels: beyond it the noise hides the digit
 
@@ -68,7 +69,9 @@ class SpaceConfig:
     images has its strokes thinned or thickened by a pixel each side (two thinned for one thickened),
     as fine pens and markers write; `augment_noise` (with `augment`): half the images get Gaussian
     sensor noise of a standard deviation drawn up to that many of 255 levels; `augment_shrink` (with
-    `augment`): that share is written small, scaled to 55-90% of its size about the centre.
+    `augment`): that share is written small, scaled to 55-90% of its size about the centre;
+    `augment_hairline` (with `augment`): that share is redrawn as its strokes' centre line, as the
+    finest pens write.
     """
 
     conv_blocks_min: int = 1
@@ -95,6 +98,7 @@ class SpaceConfig:
     augment_rotation: float = 0.03
     augment_zoom_out: float = 0.0
     augment_shrink: float = 0.0
+    augment_hairline: float = 0.0
 
     def __post_init__(self):
         self.validate()
@@ -139,6 +143,8 @@ class SpaceConfig:
                 f"space field augment_elastic: must be >= 0 and <= {ELASTIC_MAX_PIXELS} pixels, "
                 f"got {self.augment_elastic}"
             )
+        if not 0 <= self.augment_hairline <= 1:
+            raise SpaceError(f"space field augment_hairline: a share from 0 to 1, got {self.augment_hairline}")
         if not 0 <= self.augment_shrink <= 1:
             raise SpaceError(f"space field augment_shrink: a share from 0 to 1, got {self.augment_shrink}")
         if not 0 <= self.augment_strokes <= 1:

@@ -91,6 +91,46 @@ def sensor_noise(images, most: float, seed, share: float = 0.5):
     return tf.clip_by_value(images + noise * sigma, 0.0, 255.0)
 
 
+HAIRLINE_THRESHOLDS = (64.0, 160.0)  # of 255: where a grey stroke counts as ink, drawn per image
+HAIRLINE_SOFTNESS = (0.3, 0.8)  # pixels: the Gaussian that softens the line's edges, drawn per image
+
+
+def hairline(images, share: float, seed):
+    """`images` (a batch (n, height, width, 1), 0-255) with `share` of them redrawn as the finest pen
+    writes: each stroke's centre line (scikit-image's skeleton of the ink), one pixel wide at full
+    strength, its edges softened by a Gaussian. Where the ink starts and how soft the line is are
+    drawn per image, so that no one pen is learnt. `seed`: a stateless seed (two integers). Float32.
+
+    Runs in NumPy (about 40 microseconds an image): skeletons need scikit-image, and a share of a
+    batch costs a fraction of a training step."""
+    import tensorflow as tf
+
+    images = tf.cast(images, tf.float32)
+    count = tf.shape(images)[0]
+    for_whom, for_threshold, for_softness = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+    chosen = tf.random.stateless_uniform([count], seed=for_whom) < share
+    low, high = HAIRLINE_THRESHOLDS
+    threshold = tf.random.stateless_uniform([count], seed=for_threshold, minval=low, maxval=high)
+    low, high = HAIRLINE_SOFTNESS
+    softness = tf.random.stateless_uniform([count], seed=for_softness, minval=low, maxval=high)
+    out = tf.numpy_function(_centre_lines, [images, chosen, threshold, softness], tf.float32, stateful=False)
+    return tf.ensure_shape(out, images.shape)
+
+
+def _centre_lines(images: np.ndarray, chosen: np.ndarray, threshold: np.ndarray, softness: np.ndarray) -> np.ndarray:
+    """`images` with each chosen one replaced by its softened skeleton at full strength (see `hairline`)."""
+    from scipy import ndimage
+    from skimage.morphology import skeletonize
+
+    out = images.copy()
+    for i in np.flatnonzero(chosen):
+        line = skeletonize(images[i, ..., 0] > threshold[i]).astype(np.float32)
+        soft = ndimage.gaussian_filter(line, float(softness[i]))
+        if soft.max() > 0:  # a blank image stays as it is
+            out[i, ..., 0] = soft * (255.0 / soft.max())
+    return out
+
+
 SHRINK_RANGE = (0.55, 0.9)  # of MNIST's size: a digit written small, down to 11 of MNIST's 20 pixels
 
 

@@ -7,7 +7,7 @@ import keras_tuner as kt
 
 from space.averaging import WarmAverageSGD
 from space.config import IMAGE_SIZE, SpaceConfig
-from space.distortion import elastic_distortion, sensor_noise, shrink, stroke_width
+from space.distortion import elastic_distortion, hairline, sensor_noise, shrink, stroke_width
 from space.feeding import fit_arrays, is_arrays
 from space.precision import POLICIES, scaling_loss
 
@@ -75,14 +75,16 @@ class CNNHyperModel(kt.HyperModel):
 
 def training_distortion(space: SpaceConfig):
     """The function of (images, seed) that distorts each training batch in the input pipeline, or None:
-    where the space augments, its stroke-width changes (`augment_strokes`), small digits (`augment_shrink`),
-    sensor noise (`augment_noise`)
-    and elastic distortion (`augment_elastic`), each that is set, in that order (see space/distortion.py)."""
+    where the space augments, its stroke-width changes (`augment_strokes`), centre lines (`augment_hairline`),
+    small digits (`augment_shrink`), sensor noise (`augment_noise`) and elastic distortion (`augment_elastic`),
+    each that is set, in that order (see space/distortion.py)."""
     if not space.augment:
         return None
     steps = []
     if space.augment_strokes > 0:
         steps.append(lambda images, seed, share=space.augment_strokes: stroke_width(images, share, seed))
+    if space.augment_hairline > 0:
+        steps.append(lambda images, seed, share=space.augment_hairline: hairline(images, share, seed))
     if space.augment_shrink > 0:
         steps.append(lambda images, seed, share=space.augment_shrink: shrink(images, share, seed))
     if space.augment_noise > 0:

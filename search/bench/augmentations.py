@@ -28,6 +28,7 @@ EXTRAS = {
     "noise": {"augment_noise": _PRESET["augment_noise"]},
     "zoom": {"augment_zoom": _PRESET["augment_zoom"]},
     "shrink": {"augment_shrink": _PRESET["augment_shrink"]},
+    "hairline": {"augment_hairline": _PRESET["augment_hairline"]},
     "moves": {"augment_shift": _PRESET["augment_shift"], "augment_rotation": _PRESET["augment_rotation"]},
 }
 # 3.4 pixels, 22 degrees, and every digit zoomed out by up to 1/0.6 - 1.
@@ -38,6 +39,7 @@ FIELDS = (
     "augment_zoom",
     "augment_zoom_out",
     "augment_shrink",
+    "augment_hairline",
     "augment_shift",
     "augment_rotation",
 )

@@ -62,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     corruptions.add_argument(
         "--variants",
-        help="with --augmentations: only these, comma-separated (space, shifts, strokes, noise, zoom, shrink, moves, "
-        "all, wide)",
+        help="with --augmentations: only these, comma-separated (space, shifts, strokes, noise, zoom, shrink, "
+        "hairline, moves, all, wide)",
     )
     return p
 

@@ -36,9 +36,11 @@ def test_each_extra_changes_only_its_own_fields_and_all_sets_every_one(default_s
     assert changed["noise"] == {"augment_noise"}
     assert changed["zoom"] == {"augment_zoom"}
     assert changed["shrink"] == {"augment_shrink"}
+    assert changed["hairline"] == {"augment_hairline"}
     assert changed["moves"] == {"augment_shift", "augment_rotation"}
     assert changed["wide"] == {"augment_shift", "augment_rotation", "augment_zoom_out"}
-    assert changed["all"] == set().union(*(changed[n] for n in ("strokes", "noise", "zoom", "shrink", "moves")))
+    extras = ("strokes", "noise", "zoom", "shrink", "hairline", "moves")
+    assert changed["all"] == set().union(*(changed[n] for n in extras))
     assert set(out) == set(NAMES)
 
 
