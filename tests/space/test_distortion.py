@@ -166,6 +166,24 @@ def test_shrink_writes_its_share_smaller_about_the_centre_and_leaves_the_rest():
     assert np.array_equal(shrink(images, 0.0, seed=[7, 8]).numpy(), images)
 
 
+def test_hairline_redraws_its_share_as_lines_inside_the_ink_at_full_strength():
+    from space.distortion import hairline
+
+    images = _batch()
+    out = hairline(images, 1.0, seed=[9, 10]).numpy()
+    assert out.shape == images.shape and out.dtype == np.float32
+    line, ink = out > 128, images > 0
+    # The centre line lies within the strokes and holds much less ink than they do.
+    assert not np.any(line & ~ink)
+    assert np.all(line.sum(axis=(1, 2, 3)) < 0.6 * (images > 128).sum(axis=(1, 2, 3)))
+    assert np.allclose(out.max(axis=(1, 2, 3)), 255, atol=0.01)
+    half = hairline(images, 0.5, seed=[9, 10]).numpy()
+    assert 0.35 < np.mean([np.array_equal(a, b) for a, b in zip(half, images, strict=True)]) < 0.65
+    assert np.array_equal(half, hairline(images, 0.5, seed=[9, 10]).numpy())
+    blank = np.zeros((2, 28, 28, 1), np.float32)
+    assert np.array_equal(hairline(blank, 1.0, seed=[9, 10]).numpy(), blank)
+
+
 def test_the_training_distortion_applies_what_the_space_sets():
     from space import SpaceConfig
     from space.hypermodel import training_distortion
