@@ -28,6 +28,8 @@ OPTIONAL_FIELDS = (
     "augment_shrink",
     "augment_hairline",
 )
+# Fields that are a share of the training images (changed in the input pipeline, space/distortion.py).
+SHARE_FIELDS = ("augment_hairline", "augment_shrink", "augment_strokes")
 NOISE_MAX = 128.0  # of 255 levels: beyond it the noise hides the digit
 
 
@@ -143,12 +145,9 @@ class SpaceConfig:
                 f"space field augment_elastic: must be >= 0 and <= {ELASTIC_MAX_PIXELS} pixels, "
                 f"got {self.augment_elastic}"
             )
-        if not 0 <= self.augment_hairline <= 1:
-            raise SpaceError(f"space field augment_hairline: a share from 0 to 1, got {self.augment_hairline}")
-        if not 0 <= self.augment_shrink <= 1:
-            raise SpaceError(f"space field augment_shrink: a share from 0 to 1, got {self.augment_shrink}")
-        if not 0 <= self.augment_strokes <= 1:
-            raise SpaceError(f"space field augment_strokes: a share from 0 to 1, got {self.augment_strokes}")
+        for name in SHARE_FIELDS:
+            if not 0 <= getattr(self, name) <= 1:
+                raise SpaceError(f"space field {name}: a share from 0 to 1, got {getattr(self, name)}")
         if not 0 <= self.augment_noise <= NOISE_MAX:
             raise SpaceError(f"space field augment_noise: 0 to {NOISE_MAX:g} levels, got {self.augment_noise}")
         limit = max_pooling_blocks()
