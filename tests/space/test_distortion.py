@@ -196,3 +196,16 @@ def test_the_training_distortion_applies_what_the_space_sets():
     assert out.shape == images.shape and not np.array_equal(out, images)
     shrinking = training_distortion(SpaceConfig(augment=True, augment_shrink=1.0))
     assert np.all(_ink_rows(shrinking(images, np.array([3, 4], dtype=np.int64)).numpy()) < _ink_rows(images))
+
+
+def test_stroke_width_erodes_and_dilates_by_the_cross_as_scipy_does():
+    from scipy import ndimage
+
+    from space.distortion import stroke_width
+
+    images = _batch(50)
+    cross = ndimage.generate_binary_structure(2, 1)[..., None]
+    out = stroke_width(images, 1.0, seed=[3, 4], thinned=1.0).numpy()
+    assert np.array_equal(out, np.stack([ndimage.grey_erosion(i, footprint=cross) for i in images]))
+    out = stroke_width(images, 1.0, seed=[3, 4], thinned=0.0).numpy()
+    assert np.array_equal(out, np.stack([ndimage.grey_dilation(i, footprint=cross) for i in images]))
