@@ -117,15 +117,6 @@ class RunConfig:
         metavar="F",
         preset=True,
     )
-    retrain_fade: float = option(
-        0.0,
-        "fade the pen and camera distortions of --augment (the space's augment_strokes, augment_hairline, "
-        "augment_shrink, augment_noise, augment_elastic) out over the last F of the retrain, linearly to none "
-        "at its end; shifts, rotations and scaling stay",
-        flag="--fade",
-        metavar="F",
-        preset=True,
-    )
     retrain_members: int = option(
         1,
         "retrain N networks of the best trial, each for 1/N of the retrain, at peak learning rates spread "
@@ -215,8 +206,6 @@ class RunConfig:
             raise ConfigError(f"Hyperband's factor must be at least 2, got {self.hyperband_factor}")
         if not self.retrain_rate_scale > 0:
             raise ConfigError(f"--rate-scale must be positive, got {self.retrain_rate_scale}")
-        if not 0 <= self.retrain_fade <= 1:
-            raise ConfigError(f"--fade must be from 0 to 1, got {self.retrain_fade}")
         if not 1 <= self.retrain_members <= MAX_MEMBERS:
             raise ConfigError(f"--members must be from 1 to {MAX_MEMBERS}, got {self.retrain_members}")
         if self.precision not in PRECISIONS:

@@ -273,7 +273,6 @@ def retrain_request(config: RunConfig, best) -> dict:
         "trial_id": best.trial_id,
         "members": config.retrain_members,
         "rate_scale": config.retrain_rate_scale,
-        "fade": config.retrain_fade,
     }
 
 
@@ -407,7 +406,6 @@ def retrain_members(
                 time_budget=None if deadline is None else max(1.0, (deadline - time.time()) / networks_left),
                 ema=config.retrain_ema,
                 rate_scale=scale,
-                fade=config.retrain_fade,
             )
         except RetrainError as e:
             if member == 0:

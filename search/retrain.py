@@ -140,7 +140,7 @@ def seconds_per_epoch(
 
 # Retrain options added after runs were saved: a saved request without one asked for its default,
 # so a run finished or planned before the option existed still answers the same request.
-REQUEST_DEFAULTS = {"members": 1, "rate_scale": 1.0, "fade": 0.0}
+REQUEST_DEFAULTS = {"members": 1, "rate_scale": 1.0}
 
 
 def with_request_defaults(saved: dict) -> dict:
@@ -197,43 +197,6 @@ class EpochSeconds(keras.callbacks.Callback):
         self.last = now
 
 
-class FadeDistortions(keras.callbacks.Callback):
-    """Fades the input pipeline's distortions (strokes, hairlines, small digits, noise: see
-    space/hypermodel.py's `training_distortion`) out over the last `fade` of the retrain, linearly to
-    none at its end, by setting `strength` before every batch; shifts, rotations and scaling stay.
-
-    The share of the retrain done is the clock's under a TimeBudget, else the epochs' (the count
-    a FitInSeconds trims included). A few batches made ahead still carry the strength before.
-    """
-
-    def __init__(self, strength, fade: float, timer: keras.callbacks.Callback, epochs: int, steps_per_epoch: int):
-        super().__init__()
-        self.strength, self.fade, self.timer = strength, fade, timer
-        self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
-
-    def done(self) -> float:
-        """The share of the retrain done so far."""
-        if isinstance(self.timer, TimeBudget):
-            return self.timer.fraction()
-        epochs = getattr(self.timer, "epochs", self.epochs)
-        return (self.epoch + self.batch / self.steps_per_epoch) / max(1, epochs)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.batch = batch
-        self.strength.assign(fade_strength(self.done(), self.fade))
-
-
-def fade_strength(done: float, fade: float) -> float:
-    """The distortions' strength when `done` of the retrain is: 1 until the last `fade` of it, then
-    falling linearly to 0 at its end."""
-    if fade <= 0:
-        return 1.0
-    return min(1.0, max(0.0, (1.0 - done) / fade))
-
-
 class FitInSeconds(EpochSeconds):
     """Keeps a retrain inside `seconds`: after each epoch it keeps only the epochs that still fit at
     the pace seen, and shortens the cosine decay to end with them.
@@ -281,7 +244,6 @@ def retrain(
     time_budget: float | None = None,
     ema: bool = False,
     rate_scale: float = 1.0,
-    fade: float = 0.0,
 ) -> tuple[keras.Model, list[dict], dict | None]:
     """Train the best CNN from scratch on (x, y); returns the model, one dict per epoch, and with `ema`
     which weights were kept (see choose_weights; None without `ema`).
@@ -293,8 +255,6 @@ def retrain(
     `ema`: the model returned holds the moving average of its weights, unless the raw weights read a
     sample of the training images better.
     `rate_scale`: the peak learning rate is the searched one times this (see build_for_retrain).
-    `fade`: the input pipeline's distortions fade out over this last share of the retrain (see
-    FadeDistortions).
     Each epoch's dict holds its metrics, `seconds` and `steps`.
     """
     keras.utils.set_random_seed(seed)
@@ -313,14 +273,8 @@ def retrain(
     steps_per_epoch = math.ceil(len(x) / batch_size)
     timer = _timer(time_budget, seconds, epochs, steps_per_epoch, rate)
     callbacks.insert(0, timer)
-    strength = None
-    if fade > 0:
-        import tensorflow as tf  # the input pipeline reads it: a TensorFlow variable, whatever Keras' backend
-
-        strength = tf.Variable(1.0, trainable=False, name="distortion_strength")
-        callbacks.append(FadeDistortions(strength, fade, timer, epochs, steps_per_epoch))
     try:
-        distort = training_distortion(retrain_space(hypermodel.space, augment), strength)
+        distort = training_distortion(retrain_space(hypermodel.space, augment))
         history = fit_arrays(model, x, y, batch_size, epochs=epochs, callbacks=callbacks, verbose=0, distort=distort)
     except kt.errors.FailedTrialError as e:
         raise RetrainError(str(e)) from None

@@ -82,10 +82,7 @@ def _cross_maximum(images):
     return tf.maximum(across, down)
 
 
-NOISY_SHARE = 0.5  # of the images given sensor noise: the rest stay clean, so clean digits keep their weight
-
-
-def sensor_noise(images, most: float, seed, share: float = NOISY_SHARE):
+def sensor_noise(images, most: float, seed, share: float = 0.5):
     """`images` (a batch, 0-255) with `share` of them given Gaussian noise, each one's standard deviation
     drawn evenly from 0 to `most` levels, clipped to 0-255; the rest stay clean, so that clean digits
     keep their weight in training. `seed`: a stateless seed (two integers). Float32."""

@@ -7,7 +7,7 @@ import keras_tuner as kt
 
 from space.averaging import WarmAverageSGD
 from space.config import IMAGE_SIZE, SpaceConfig
-from space.distortion import NOISY_SHARE, elastic_distortion, hairline, sensor_noise, shrink, stroke_width
+from space.distortion import elastic_distortion, hairline, sensor_noise, shrink, stroke_width
 from space.feeding import fit_arrays, is_arrays
 from space.precision import POLICIES, scaling_loss
 
@@ -73,35 +73,24 @@ class CNNHyperModel(kt.HyperModel):
         return fit_arrays(model, x, y, batch_size, shuffle=kwargs.pop("shuffle", True), distort=distort, **kwargs)
 
 
-def training_distortion(space: SpaceConfig, strength=None):
+def training_distortion(space: SpaceConfig):
     """The function of (images, seed) that distorts each training batch in the input pipeline, or None:
     where the space augments, its stroke-width changes (`augment_strokes`), centre lines (`augment_hairline`),
     small digits (`augment_shrink`), sensor noise (`augment_noise`) and elastic distortion (`augment_elastic`),
-    each that is set, in that order (see space/distortion.py).
-
-    `strength`: None, or a scalar tf.Variable from 1 to 0 that scales every share (and the elastic field)
-    as the batches are made, so that a retrain can fade these distortions out (search/retrain.py)."""
+    each that is set, in that order (see space/distortion.py)."""
     if not space.augment:
         return None
-
-    def scaled(amount: float):
-        return amount if strength is None else amount * strength
-
     steps = []
     if space.augment_strokes > 0:
-        steps.append(lambda images, seed, share=space.augment_strokes: stroke_width(images, scaled(share), seed))
+        steps.append(lambda images, seed, share=space.augment_strokes: stroke_width(images, share, seed))
     if space.augment_hairline > 0:
-        steps.append(lambda images, seed, share=space.augment_hairline: hairline(images, scaled(share), seed))
+        steps.append(lambda images, seed, share=space.augment_hairline: hairline(images, share, seed))
     if space.augment_shrink > 0:
-        steps.append(lambda images, seed, share=space.augment_shrink: shrink(images, scaled(share), seed))
+        steps.append(lambda images, seed, share=space.augment_shrink: shrink(images, share, seed))
     if space.augment_noise > 0:
-        steps.append(
-            lambda images, seed, most=space.augment_noise: sensor_noise(images, most, seed, share=scaled(NOISY_SHARE))
-        )
+        steps.append(lambda images, seed, most=space.augment_noise: sensor_noise(images, most, seed))
     if space.augment_elastic > 0:
-        steps.append(
-            lambda images, seed, pixels=space.augment_elastic: elastic_distortion(images, scaled(pixels), seed=seed)
-        )
+        steps.append(lambda images, seed, pixels=space.augment_elastic: elastic_distortion(images, pixels, seed=seed))
     if not steps:
         return None
 
