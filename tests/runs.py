@@ -57,7 +57,8 @@ LEARNING_SPACE = dict(
 def write_space(path: Path, **overrides) -> Path:
     """Write a TOML space file of TINY_SPACE with `overrides`."""
     values = {**TINY_SPACE, **overrides}
-    lines = [f"{k} = {str(v).lower() if isinstance(v, bool) else v!r}" for k, v in values.items()]
+    # TOML spells booleans in lower case; repr() gives the rest (numbers) as TOML reads them.
+    lines = [f"{k} = {(str(v).lower() if isinstance(v, bool) else repr(v))}" for k, v in values.items()]
     path.write_text("\n".join(lines) + "\n")
     return path
 
